@@ -1,0 +1,54 @@
+"""Dead letters and failed messages, from the command line (pika speaks AMQP here)."""
+from __future__ import annotations
+
+import json
+
+import pika
+
+from services.common.consumer import DEAD_LETTERS
+from services.common.envelope import utcnow
+from services.common.mongo import connect
+
+
+def _db(settings, service):
+    return connect(settings.effective_mongo_uri)[settings.database(service)]
+
+
+def list_dead_letters(settings, service=None):
+    for name in ([service] if service else ("referrals", "safety", "notifications")):
+        for doc in _db(settings, name)[DEAD_LETTERS].find({"replayed_at": None}).sort("parked_at", 1):
+            yield {"service": name, "dead_letter_id": doc["_id"], "queue": doc["queue"],
+                   "event_type": doc.get("event_type"), "event_id": doc.get("event_id"),
+                   "case_id": doc.get("case_id"), "attempts": doc["attempts"],
+                   "parked_at": doc["parked_at"], "error": doc["error"]}
+
+
+def replay(settings, service, dead_letter_id):
+    """Publish the parked message to its handler's queue again (attempts start afresh)."""
+    collection = _db(settings, service)[DEAD_LETTERS]
+    doc = collection.find_one({"_id": dead_letter_id, "replayed_at": None})
+    if doc is None:
+        raise ValueError(f"no parked event {dead_letter_id} in {service}")
+    connection = pika.BlockingConnection(pika.URLParameters(settings.amqp_uri))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(
+            exchange="", routing_key=doc["queue"], body=json.dumps(doc["payload"]).encode(),
+            properties=pika.BasicProperties(
+                content_type="application/json", delivery_mode=2,
+                headers={"nameko.correlation_id": (doc["payload"] or {}).get("correlation_id", "")}),
+            mandatory=True)
+    finally:
+        connection.close()
+    collection.update_one({"_id": dead_letter_id}, {"$set": {"replayed_at": utcnow()}})
+
+
+def retry_notification(settings, notification_id):
+    db = _db(settings, "notifications")
+    result = db["notifications"].update_one(
+        {"_id": notification_id, "status": "failed"},
+        {"$set": {"status": "pending", "next_attempt_at": utcnow(), "attempts": 0,
+                  "updated_at": utcnow()}})
+    if not result.matched_count:
+        raise ValueError(f"no failed notification {notification_id}")

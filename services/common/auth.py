@@ -1,0 +1,101 @@
+"""API keys: `Authorization: Bearer <token>`, stored hashed, with roles.
+
+Keys live in their own small database (AUTH_DB, default `refhub_auth`) that
+every service reads, so no service reads another service's collections.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from nameko.extensions import DependencyProvider
+
+from .envelope import utcnow
+from .mongo import connect
+
+ROLES = ("partner", "coordinator", "fire_officer", "admin")
+TOKEN_PREFIX = "rh_"
+
+
+class Unauthenticated(Exception):
+    """No token, or one we do not know."""
+
+
+class Forbidden(Exception):
+    """A known token whose role may not do this."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    role: str
+    agency: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role}:{self.agency}:{self.key_id}" if self.agency else f"{self.role}:{self.key_id}"
+
+
+def hash_token(token: str) -> str:
+    # tokens are 256-bit random, so a fast hash is enough (no dictionary to guess from)
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, db):
+        self.keys = db["api_keys"]
+
+    def create(self, role: str, agency: str | None = None, label: str | None = None) -> tuple[str, str]:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if role == "partner" and not agency:
+            raise ValueError("a partner key needs --agency")
+        if role != "partner" and agency:
+            raise ValueError("only partner keys are bound to an agency")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        key_id = uuid.uuid4().hex[:12]
+        self.keys.insert_one({"_id": hash_token(token), "key_id": key_id, "role": role,
+                              "agency": agency, "label": label, "created_at": utcnow(),
+                              "revoked": False})
+        return key_id, token
+
+    def revoke(self, key_id: str) -> bool:
+        return self.keys.update_one({"key_id": key_id}, {"$set": {"revoked": True}}).modified_count == 1
+
+    def list(self) -> list[dict]:
+        return list(self.keys.find({}, {"_id": 0}).sort("created_at", 1))
+
+    def principal(self, authorization: str | None) -> Principal:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise Unauthenticated("send 'Authorization: Bearer <token>'")
+        token = authorization[len("Bearer "):].strip()
+        doc = self.keys.find_one({"_id": hash_token(token)}) if token else None
+        if doc is None or doc.get("revoked"):
+            raise Unauthenticated("unknown or revoked token")
+        return Principal(key_id=doc["key_id"], role=doc["role"], agency=doc.get("agency"))
+
+
+def require_role(principal: Principal, roles) -> None:
+    if principal.role != "admin" and principal.role not in roles:
+        raise Forbidden(f"the {principal.role} role may not do this")
+
+
+class ApiKeys(DependencyProvider):
+    """Gives entrypoints the KeyStore. Config: MONGO_URI, AUTH_DB."""
+
+    def setup(self):
+        config = self.container.config
+        self.client = connect(config.get("MONGO_URI", "mongodb://127.0.0.1:27017/"))
+        self.store = KeyStore(self.client[config.get("AUTH_DB", "refhub_auth")])
+        self.store.keys.create_index("key_id", unique=True)
+
+    def stop(self):
+        self.client.close()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return self.store

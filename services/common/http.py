@@ -1,0 +1,161 @@
+"""HTTP plumbing shared by the services: JSON in and out, auth, one error table."""
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from datetime import date, datetime
+
+from marshmallow import ValidationError
+from werkzeug.wrappers import Response
+
+from .auth import Forbidden, Principal, Unauthenticated, require_role
+from .logs import bind_context, clear_context, get_logger
+
+log = get_logger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, **extra):
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class BadRequest(ApiError):
+    status, code = 400, "bad_request"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+
+
+def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested errors as dotted paths: {"person.address.postcode": [...]}"""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                path = prefix or "_schema"
+            for k, v in flatten_errors(value, path).items():
+                flat.setdefault(k, []).extend(v)
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        flat[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, list):
+        for m in messages:
+            for k, v in flatten_errors(m, prefix).items():
+                flat.setdefault(k, []).extend(v)
+    else:
+        flat[prefix or "_schema"] = [str(messages)]
+    return flat
+
+
+# The one place exceptions become HTTP statuses. Services add their domain
+# errors (e.g. IllegalTransition -> 409) with `register_error`.
+ERROR_TABLE: dict[type, tuple[int, str]] = {
+    ValidationError: (400, "validation_error"),
+    Unauthenticated: (401, "unauthenticated"),
+    Forbidden: (403, "forbidden"),
+}
+
+
+def register_error(exc_type: type, status: int, code: str) -> None:
+    ERROR_TABLE[exc_type] = (status, code)
+
+
+def _default(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(body, default=_default), status=status,
+                    mimetype="application/json", headers=headers)
+
+
+def error_response(exc: Exception) -> Response:
+    if isinstance(exc, ApiError):
+        return json_response({"error": exc.code, "message": exc.message, **exc.extra}, exc.status)
+    for exc_type in type(exc).__mro__:
+        if exc_type in ERROR_TABLE:
+            status, code = ERROR_TABLE[exc_type]
+            body = {"error": code, "message": str(exc) or code}
+            if isinstance(exc, ValidationError):
+                body["message"] = "some fields are not valid"
+                body["fields"] = flatten_errors(exc.messages)
+            return json_response(body, status)
+    log.exception("unexpected_error")
+    return json_response({"error": "internal_error",
+                          "message": "something went wrong on our side; nothing was saved"}, 500)
+
+
+def read_json(request, max_bytes: int = MAX_BODY_BYTES):
+    """The request's JSON body, or a clear 4xx (size checked before reading)."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"the body must be at most {max_bytes} bytes")
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as application/json")
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"the body must be at most {max_bytes} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+def api(*, roles=None, auth: bool = True):
+    """Wrap a nameko @http method: correlation id, auth, JSON errors.
+
+    The wrapped method receives `(self, request, principal, **path_args)` and
+    returns a Response or a `(status, body)` / body to send as JSON.
+    The service must have an `api_keys = ApiKeys()` dependency when auth is on.
+    """
+    def decorator(fn):
+        @functools.wraps(fn)
+        def endpoint(self, request, *args, **kwargs):
+            clear_context()
+            correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
+            bind_context(correlation_id=correlation_id)
+            request.correlation_id = correlation_id
+            try:
+                principal: Principal | None = None
+                if auth:
+                    principal = self.api_keys.principal(request.headers.get("Authorization"))
+                    bind_context(role=principal.role, key_id=principal.key_id)
+                    if roles:
+                        require_role(principal, roles)
+                result = fn(self, request, principal, *args, **kwargs)
+                if isinstance(result, Response):
+                    response = result
+                elif isinstance(result, tuple):
+                    response = json_response(result[1], result[0])
+                else:
+                    response = json_response(result)
+            except Exception as exc:
+                response = error_response(exc)
+            response.headers["X-Correlation-ID"] = correlation_id
+            log.info("http_request", method=request.method, path=request.path,
+                     status=response.status_code)
+            return response
+        return endpoint
+    return decorator

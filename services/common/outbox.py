@@ -1,0 +1,137 @@
+"""Transactional outbox on a single document.
+
+A state change and the events it causes are written in ONE document update:
+pending events live in the document's `outbox` map (event_id -> entry), with
+`outbox_pending` counting them. A relay, run on a nameko timer in every
+replica, claims one document at a time with `find_one_and_update` (a lease),
+publishes its events with publisher confirms and removes them.
+
+(A map rather than an array: FerretDB v1 does not support `$pull` with a
+condition, but `$unset` of one key works everywhere.)
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+from datetime import timedelta
+
+from nameko.amqp.publish import UndeliverableMessage
+from nameko.events import EventDispatcher
+from pymongo import ReturnDocument
+
+from .envelope import utcnow
+from .logs import get_logger
+
+log = get_logger(__name__)
+
+_seq = itertools.count()
+
+
+def _entry(event: dict) -> dict:
+    # seq keeps events of one document in the order they were caused
+    return {"seq": time.time_ns() + next(_seq), "event": event}
+
+
+def outbox_fields(events: list[dict]) -> dict:
+    """Fields to include in a document being inserted."""
+    return {"outbox": {e["event_id"]: _entry(e) for e in events},
+            "outbox_pending": len(events)}
+
+
+def with_outbox(update: dict, events: list[dict]) -> dict:
+    """Add `events` to a MongoDB update document (same single-document write)."""
+    if not events:
+        return update
+    merged = {op: dict(v) for op, v in update.items()}
+    merged.setdefault("$set", {}).update({f"outbox.{e['event_id']}": _entry(e) for e in events})
+    merged.setdefault("$inc", {})["outbox_pending"] = (
+        merged.get("$inc", {}).get("outbox_pending", 0) + len(events))
+    return merged
+
+
+class OutboxRelay:
+    """Publishes pending outbox events of some collections; safe with many replicas."""
+
+    def __init__(self, db, collections, publish, lease_seconds: float = 30.0):
+        self.db = db
+        self.collections = collections
+        self.publish = publish
+        self.lease = timedelta(seconds=lease_seconds)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+
+    def _claim(self, collection):
+        now = utcnow()
+        return self.db[collection].find_one_and_update(
+            {"outbox_pending": {"$gt": 0},
+             "$or": [{"outbox_lease_until": None}, {"outbox_lease_until": {"$lt": now}}]},
+            {"$set": {"outbox_lease_until": now + self.lease, "outbox_lease_owner": self.owner}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def _release(self, collection, doc_id):
+        self.db[collection].update_one(
+            {"_id": doc_id, "outbox_lease_owner": self.owner},
+            {"$set": {"outbox_lease_until": None, "outbox_lease_owner": None}})
+
+    def publish_pending(self, max_documents: int = 50) -> int:
+        """Publish what is pending; returns the number of events published."""
+        published = 0
+        for collection in self.collections:
+            for _ in range(max_documents):
+                doc = self._claim(collection)
+                if doc is None:
+                    break
+                try:
+                    entries = sorted((doc.get("outbox") or {}).values(), key=lambda e: e["seq"])
+                    for entry in entries:
+                        event = entry["event"]
+                        self.publish(event)
+                        # removed only after the broker confirmed it
+                        self.db[collection].update_one(
+                            {"_id": doc["_id"], f"outbox.{event['event_id']}": {"$exists": True}},
+                            {"$unset": {f"outbox.{event['event_id']}": ""},
+                             "$inc": {"outbox_pending": -1}})
+                        published += 1
+                        log.info("event_published", event_type=event["event_type"],
+                                 event_id=event["event_id"], case_id=event.get("case_id"),
+                                 correlation_id=event.get("correlation_id"))
+                except UndeliverableMessage:
+                    log.warning("event_unroutable_will_retry", collection=collection,
+                                document_id=str(doc["_id"]))
+                    self._release(collection, doc["_id"])
+                    return published
+                except Exception:
+                    log.exception("outbox_publish_failed", collection=collection,
+                                  document_id=str(doc["_id"]))
+                    self._release(collection, doc["_id"])
+                    return published
+                self._release(collection, doc["_id"])
+        return published
+
+
+class EventPublisher(EventDispatcher):
+    """nameko's EventDispatcher, publishing outbox envelopes with confirms.
+
+    `mandatory=True`: an event no queue is bound to raises instead of being
+    dropped, so it stays in the outbox until a consumer exists.
+    The envelope's correlation_id travels as the `nameko.correlation_id` header.
+    """
+
+    def __init__(self, **options):
+        options.setdefault("mandatory", True)
+        options.setdefault("use_confirms", True)
+        super().__init__(**options)
+
+    def publish_event(self, event: dict) -> None:
+        self.publisher.publish(
+            event, exchange=self.exchange, routing_key=event["event_type"],
+            extra_headers={"nameko.correlation_id": event["correlation_id"]})
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def relay(self, repository) -> int:
+        return OutboxRelay(repository.db, repository.outbox_collections,
+                           self.publish_event).publish_pending()

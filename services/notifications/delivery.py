@@ -1,0 +1,85 @@
+"""The channels this service delivers through, built from configuration.
+
+Without SMTP_HOST / SMS_ENDPOINT configured, email and SMS are written to a
+drop folder under the data dir instead of being sent: a laptop never mails a
+real person by accident, and a coordinator can read what would have gone.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from nameko.extensions import DependencyProvider
+
+from .channels import EmailChannel, LetterChannel, SmsChannel
+
+
+def _write_atomically(path: Path, content: str) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(content, encoding="utf-8")
+    os.replace(tmp, path)
+    return str(path)
+
+
+class DropFolderEmail:
+    def __init__(self, folder: Path, sender: str):
+        self.folder, self.sender = Path(folder), sender
+
+    def send(self, to_email, subject, text, html=None, message_id=None):
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = self.sender, to_email, subject
+        msg.set_content(text)
+        if html:
+            msg.add_alternative(html, subtype="html")
+        return _write_atomically(self.folder / f"{message_id}.eml", msg.as_string())
+
+
+class DropFolderSms:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def send(self, to_phone, text, message_id=None):
+        return _write_atomically(self.folder / f"{message_id}.json",
+                                 json.dumps({"to": to_phone, "text": text}))
+
+
+class Channels(DependencyProvider):
+    """Config: SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS, SMTP_SSL,
+    MAIL_FROM, SMS_ENDPOINT, SMS_API_KEY, SMS_SENDER, LETTER_DIR, DROP_DIR,
+    NOTIFY_MAX_ATTEMPTS, NOTIFY_BACKOFF_SECONDS."""
+
+    def setup(self):
+        c = self.container.config
+        data_dir = Path(c.get("DATA_DIR") or ".data")
+        drop = Path(c.get("DROP_DIR") or data_dir / "outgoing")
+        sender = c.get("MAIL_FROM") or "Harrow Peer Support <peer-support@localhost>"
+        if c.get("SMTP_HOST"):
+            self.email = EmailChannel(
+                host=c["SMTP_HOST"], port=int(c.get("SMTP_PORT") or 25), sender=sender,
+                username=c.get("SMTP_USER") or None, password=c.get("SMTP_PASSWORD") or None,
+                starttls=_truthy(c.get("SMTP_STARTTLS")), ssl=_truthy(c.get("SMTP_SSL")))
+        else:
+            self.email = DropFolderEmail(drop / "email", sender)
+        if c.get("SMS_ENDPOINT"):
+            self.sms = SmsChannel(endpoint=c["SMS_ENDPOINT"], api_key=c.get("SMS_API_KEY") or "",
+                                  sender=c.get("SMS_SENDER") or "HarrowPeer")
+        else:
+            self.sms = DropFolderSms(drop / "sms")
+        self.letter = LetterChannel(c.get("LETTER_DIR") or data_dir / "letters")
+        self.max_attempts = int(c.get("NOTIFY_MAX_ATTEMPTS") or 5)
+        self.backoff = float(c.get("NOTIFY_BACKOFF_SECONDS") or 30)
+
+    def backoff_for(self, attempts: int) -> timedelta:
+        """Exponential: backoff, 2x, 4x, ... capped at one hour."""
+        return timedelta(seconds=min(3600.0, self.backoff * 2 ** max(0, attempts - 1)))
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
+def _truthy(value) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,62 @@
+"""What the referrals service publishes and consumes, and how events read on a timeline."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.common.envelope import new_event
+from services.common.logs import scrub_text
+
+PRODUCER = "referrals"
+
+# Every event other services emit about a case lands on its timeline.
+TIMELINE_SOURCES = (
+    ("safety", "visit_requested"),
+    ("safety", "visit_not_requested"),
+    ("safety", "fire_risk_without_consent"),
+    ("safety", "visit_status_changed"),
+    ("safety", "visit_overdue"),
+    ("notifications", "notification_sent"),
+    ("notifications", "notification_failed"),
+)
+
+AUDIENCE_WORDS = {"person": "the person", "referrer": "the referrer",
+                  "coordinator": "the coordinator", "fire_service": "the LFB fire safety team"}
+
+
+def referral_event(event_type: str, case: dict, correlation_id: str, data: dict) -> dict:
+    return new_event(event_type, case_id=case["_id"], correlation_id=correlation_id,
+                     producer=PRODUCER, data=data)
+
+
+def timeline_entry(envelope: dict, summary: str) -> dict:
+    at = envelope["occurred_at"]
+    return {"event_id": envelope["event_id"],
+            "at": datetime.fromisoformat(at) if isinstance(at, str) else at,
+            "type": envelope["event_type"], "summary": summary,
+            "source": envelope["producer"], "correlation_id": envelope["correlation_id"]}
+
+
+def summarise(envelope: dict) -> str:
+    """One line for the coordinator; ids and categories only, never personal data."""
+    return scrub_text(_summary(envelope))
+
+
+def _summary(envelope: dict) -> str:
+    data, kind = envelope.get("data") or {}, envelope["event_type"]
+    if kind == "visit_requested":
+        return f"Home Fire Safety Visit requested ({data.get('priority')} priority, due by {data.get('due_by')})"
+    if kind == "visit_not_requested":
+        return f"No Home Fire Safety Visit requested ({data.get('reason')})"
+    if kind == "fire_risk_without_consent":
+        return "High fire risk but no consent to share with LFB: coordinator to follow up"
+    if kind == "visit_status_changed":
+        return f"Home Fire Safety Visit {data.get('status')}"
+    if kind == "visit_overdue":
+        return f"Home Fire Safety Visit overdue (was due by {data.get('due_by')})"
+    if kind == "notification_sent":
+        return (f"Message '{data.get('template')}' sent to "
+                f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} by {data.get('channel')}")
+    if kind == "notification_failed":
+        return (f"Message '{data.get('template')}' to "
+                f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} failed: {data.get('reason')}")
+    return kind.replace("_", " ")

@@ -202,6 +202,8 @@ def start_services(settings: Settings) -> None:
 def up(settings: Settings, infra_only: bool = False) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_rabbitmq(settings)
+    if infra_only and urlparse(settings.amqp_uri).hostname in ("127.0.0.1", "localhost"):
+        ensure_management()  # nameko's test fixtures make a vhost per test through it
     ensure_database(settings)
     if infra_only:
         return

@@ -1,0 +1,167 @@
+"""Delivery adapters: SMTP email, an HTTP SMS provider, and a letters folder.
+
+Plain blocking smtplib/requests: the services run under eventlet, which makes
+them cooperative. Every failure is a TransientDeliveryError (worth retrying)
+or a PermanentDeliveryError (retrying cannot help). Error messages carry
+status codes and scrubbed provider text, never the recipient's address.
+"""
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import ssl as ssl_lib
+import tempfile
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+import requests
+
+from services.common.logs import scrub_text
+
+# 408 and 429 are the provider asking us to come back later, not a bad request.
+_RETRYABLE_4XX = frozenset({408, 429})
+_LETTER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+
+
+class DeliveryError(Exception):
+    """A message could not be delivered."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying later: connection trouble, timeouts, 4xx SMTP, 5xx HTTP."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying cannot help: the recipient or the request was refused."""
+
+
+def _smtp_error(code: int, reply, what: str) -> DeliveryError:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    reason = f"SMTP {code} {what}: {scrub_text(text)[:200]}"
+    return PermanentDeliveryError(reason) if code >= 500 else TransientDeliveryError(reason)
+
+
+class EmailChannel:
+    def __init__(self, host: str, port: int, sender: str, username: str | None = None,
+                 password: str | None = None, starttls: bool = False, ssl: bool = False,
+                 timeout: float = 10):
+        self.host = host
+        self.port = port
+        self.sender = sender
+        self.username = username
+        self.password = password
+        self.starttls = starttls
+        self.ssl = ssl
+        self.timeout = timeout
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.ssl:
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                    context=ssl_lib.create_default_context())
+        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+
+    def send(self, to_email: str, subject: str, text: str, html: str | None = None) -> str:
+        """Send one email; returns its Message-ID."""
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = to_email
+        message["Subject"] = subject
+        message["Date"] = formatdate(localtime=False)
+        message_id = make_msgid(domain=self.sender.rpartition("@")[2].strip("> ") or None)
+        message["Message-ID"] = message_id
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+        try:
+            with self._connect() as smtp:
+                if self.starttls:
+                    smtp.starttls(context=ssl_lib.create_default_context())
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            # One recipient per message, so its reply decides.
+            (code, reply), = exc.recipients.values()
+            raise _smtp_error(code, reply, "recipient refused") from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise PermanentDeliveryError(f"SMTP server does not support: {exc}") from exc
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
+            raise TransientDeliveryError(f"SMTP connection lost: {type(exc).__name__}") from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _smtp_error(exc.smtp_code, exc.smtp_error, "refused") from exc
+        except smtplib.SMTPException as exc:
+            raise TransientDeliveryError(f"SMTP error: {type(exc).__name__}") from exc
+        except OSError as exc:  # refused connection, DNS, timeouts, TLS
+            raise TransientDeliveryError(f"SMTP unreachable: {type(exc).__name__}") from exc
+        return message_id
+
+
+class SmsChannel:
+    def __init__(self, endpoint: str, api_key: str, sender: str = "HarrowPeer",
+                 timeout: float = 10):
+        self.endpoint = endpoint
+        self.api_key = api_key
+        self.sender = sender
+        self.timeout = timeout
+
+    def send(self, to_phone: str, text: str) -> str:
+        """Send one SMS; returns the provider's message id."""
+        try:
+            response = requests.post(
+                self.endpoint,
+                json={"to": to_phone, "from": self.sender, "text": text},
+                headers={"Authorization": f"Bearer {self.api_key}"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:  # connection errors and timeouts
+            raise TransientDeliveryError(f"SMS provider unreachable: {type(exc).__name__}") from exc
+        status = response.status_code
+        if status >= 500 or status in _RETRYABLE_4XX:
+            raise TransientDeliveryError(f"SMS provider {status}: {scrub_text(response.text)[:200]}")
+        if status >= 400:
+            raise PermanentDeliveryError(f"SMS provider {status}: {scrub_text(response.text)[:200]}")
+        try:
+            return str(response.json()["id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            # Accepted but unidentifiable: retrying would text the person twice.
+            raise PermanentDeliveryError(f"SMS provider {status} returned no message id") from exc
+
+
+class LetterChannel:
+    """Queues printable letters as <folder>/<letter_id>.txt."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+
+    def send(self, name: str, address: dict, text: str, letter_id: str) -> str:
+        """Write the letter (already addressed and dated by its template); returns its path.
+
+        Written to a hidden temporary file and renamed into place, so a printer
+        picking up *.txt never sees half a letter. The same letter_id again
+        leaves the first letter as it is.
+        """
+        if not _LETTER_ID.match(letter_id):
+            raise ValueError("letter_id must be letters, digits, '-' or '_'")
+        if not name or not address or not (address.get("line1") and address.get("postcode")):
+            raise PermanentDeliveryError("letter has no postable name and address")
+        path = self.folder / f"{letter_id}.txt"
+        if path.exists():
+            return str(path)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{letter_id}.",
+                                                     suffix=".tmp")
+            try:
+                with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temporary, path)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise TransientDeliveryError(f"letter not written: {type(exc).__name__}") from exc
+        return str(path)

@@ -1,0 +1,336 @@
+"""Which messages an event causes, to whom, on which channel, and their text.
+
+Pure: no I/O apart from reading the packaged templates and group.json.
+Planning decides audience, template, channel and address, and puts in the
+context only what that audience may see; rendering turns a plan into text.
+Group details (coordinator, sessions, links) are passed to `render` and never
+copied into a plan's context, so a corrected group.json corrects every
+message not yet rendered.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+AUDIENCES = ("person", "referrer", "coordinator", "fire_service")
+CHANNELS = ("email", "sms", "letter")
+
+DO_NOT_CONTACT = "do_not_contact"
+NO_CONTACT_DETAIL = "no_contact_detail"
+
+UK = ZoneInfo("Europe/London")
+_MOBILE = re.compile(r"^(?:\+44|0044|0)(7\d{9})$")
+_URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)]")
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    audience: str           # one of AUDIENCES
+    template: str           # base name under templates/
+    channel: str            # one of CHANNELS
+    to: dict                # {"email"} | {"phone"} | {"name", "address"}
+    context: dict           # JSON-ready; only what this audience may see
+    suppressed: str | None = None   # DO_NOT_CONTACT | NO_CONTACT_DETAIL: record, don't send
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    text: str
+    html: str | None = None
+
+
+def load_group(path: str | Path | None = None) -> dict:
+    """The group's details; None reads the packaged group.json."""
+    if path is None:
+        raw = resources.files(__package__).joinpath("group.json").read_text(encoding="utf-8")
+    else:
+        raw = Path(path).read_text(encoding="utf-8")
+    return json.loads(raw)
+
+
+# --- planning ---------------------------------------------------------------
+
+def mobile_number(phone: str | None) -> str | None:
+    """The number in +447… form if it is a UK mobile, else None."""
+    if not phone:
+        return None
+    match = _MOBILE.match(re.sub(r"[\s\-().]", "", phone))
+    return f"+44{match.group(1)}" if match else None
+
+
+def person_route(person: dict) -> tuple[str, dict] | None:
+    """Channel and address for the person, honouring preferred_contact.
+
+    `phone` means "call me": the coordinator calls anyway, so written messages
+    go by SMS when the number is a mobile. A landline cannot take a text, so
+    `phone` or `sms` with a landline (or a preferred detail that is missing)
+    falls back to a letter; None when there is no address either.
+    """
+    preferred = person.get("preferred_contact")
+    if preferred == "email" and person.get("email"):
+        return "email", {"email": person["email"]}
+    if preferred in ("sms", "phone"):
+        mobile = mobile_number(person.get("phone"))
+        if mobile:
+            return "sms", {"phone": mobile}
+    if person.get("address"):
+        name = " ".join(p for p in (person.get("given_name"), person.get("family_name")) if p)
+        return "letter", {"name": name, "address": person["address"]}
+    return None
+
+
+class _Case:
+    """Builds the plans for one case; each audience gets its own context."""
+
+    def __init__(self, contacts: dict, group: dict, today: date):
+        self.contacts = contacts
+        self.group = group
+        self.today = today
+        self.reference = contacts["reference"]
+
+    def person(self, template: str, **context) -> PlannedMessage:
+        person = self.contacts["person"]
+        context = {"given_name": person["given_name"], "date": self.today.isoformat(), **context}
+        route = person_route(person)
+        if route is None:
+            return PlannedMessage("person", template, "letter", {}, context, NO_CONTACT_DETAIL)
+        channel, to = route
+        suppressed = DO_NOT_CONTACT if person.get("do_not_contact") else None
+        return PlannedMessage("person", template, channel, to, context, suppressed)
+
+    def referrer(self, template: str, **context) -> PlannedMessage:
+        referrer = self.contacts.get("referrer") or {}
+        context = {"reference": self.reference, "referrer_name": referrer.get("name") or "", **context}
+        if not referrer.get("email"):
+            return PlannedMessage("referrer", template, "email", {}, context, NO_CONTACT_DETAIL)
+        return PlannedMessage("referrer", template, "email", {"email": referrer["email"]}, context)
+
+    def coordinator(self, template: str, **context) -> PlannedMessage:
+        return PlannedMessage("coordinator", template, "email",
+                              {"email": self.group["coordinator"]["email"]},
+                              {"reference": self.reference, **context})
+
+    def fire_service(self, template: str, **context) -> PlannedMessage:
+        return PlannedMessage("fire_service", template, "email",
+                              {"email": self.group["fire_team"]["email"]},
+                              {"reference": self.reference, **context})
+
+    def referrer_update(self, update: str, **context) -> PlannedMessage:
+        return self.referrer("referrer_update", update=update, **context)
+
+    def agency(self) -> str:
+        code = (self.contacts.get("referrer") or {}).get("agency") or ""
+        return self.group.get("agencies", {}).get(code, code.replace("_", " "))
+
+    def referred_by(self) -> str:
+        name = (self.contacts.get("referrer") or {}).get("name")
+        agency = self.agency()
+        if name and agency:
+            return f"{name} at {agency}"
+        return name or agency or "someone who cares about you"
+
+
+def _referral_received(case: _Case, data: dict) -> list[PlannedMessage]:
+    return [
+        case.referrer("referrer_receipt"),
+        case.coordinator("coordinator_alert", agency=case.agency(),
+                         level=case.contacts.get("level"), cir_max=case.contacts.get("cir_max"),
+                         hfsv_priority=data.get("hfsv_priority")),
+        case.person("person_welcome", referred_by=case.referred_by()),
+    ]
+
+
+def _case_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
+    status = data.get("to")
+    if status == "accepted":
+        return [case.person("person_invitation"), case.referrer_update("accepted")]
+    if status == "rejected":
+        return [case.referrer_update("rejected", reason=data.get("reason") or "")]
+    if status in ("completed", "cancelled"):
+        return [case.referrer_update(status)]
+    return []
+
+
+def _visit_requested(case: _Case, data: dict) -> list[PlannedMessage]:
+    # The crew reads personal details through the API; the email names none.
+    return [case.fire_service("fire_service_alert", priority=data["priority"], due_by=data["due_by"])]
+
+
+def _visit_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
+    status = data.get("status") or data.get("to")
+    if status in ("scheduled", "completed"):
+        return [case.referrer_update(f"visit_{status}")]
+    if status in ("no_access", "declined"):
+        return [case.coordinator("coordinator_visit_update", visit_status=status,
+                                 visit_id=data.get("visit_id") or "")]
+    return []
+
+
+def _visit_overdue(case: _Case, data: dict) -> list[PlannedMessage]:
+    return [case.coordinator("coordinator_visit_overdue", visit_id=data.get("visit_id") or "",
+                             priority=data.get("priority"), due_by=data.get("due_by"))]
+
+
+def _fire_risk_without_consent(case: _Case, data: dict) -> list[PlannedMessage]:
+    return [case.coordinator("coordinator_fire_risk_without_consent",
+                             level=case.contacts.get("level"),
+                             cir_max=data.get("cir_max", case.contacts.get("cir_max")),
+                             priority=data.get("priority"))]
+
+
+def _visit_not_requested(case: _Case, data: dict) -> list[PlannedMessage]:
+    if data.get("reason") == "low_risk":
+        return [case.person("person_fire_safety_signpost")]
+    return []
+
+
+_PLANNERS = {
+    "referral_received": _referral_received,
+    "case_status_changed": _case_status_changed,
+    "visit_requested": _visit_requested,
+    "visit_status_changed": _visit_status_changed,
+    "visit_overdue": _visit_overdue,
+    "fire_risk_without_consent": _fire_risk_without_consent,
+    "visit_not_requested": _visit_not_requested,
+}
+
+
+def plan_messages(event_type: str, data: dict, contacts: dict, group: dict,
+                  *, today: date | None = None) -> list[PlannedMessage]:
+    """The messages an event causes; [] for events that message nobody.
+
+    `today` dates letters and picks upcoming sessions (default: the local date).
+    Person messages for someone marked do-not-contact are still planned, with
+    `suppressed` set, so the service records them rather than dropping them.
+    """
+    planner = _PLANNERS.get(event_type)
+    if planner is None:
+        return []
+    return planner(_Case(contacts, group, today or date.today()), data)
+
+
+# --- rendering --------------------------------------------------------------
+
+def _as_date(value) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def long_date(value) -> str:
+    """'Thursday 3 December 2026'."""
+    day = _as_date(value)
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def letter_date(value) -> str:
+    """'3 December 2026'."""
+    day = _as_date(value)
+    return f"{day.day} {day:%B %Y}"
+
+
+def uk_datetime(value) -> str:
+    """An ISO-8601 instant as UK local time: 'Tuesday 1 December 2026 at 2:30pm'."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:  # events carry UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(UK)
+    hour = moment.hour % 12 or 12
+    clock = f"{hour}{moment:%p}" if moment.minute == 0 else f"{hour}:{moment:%M%p}"
+    return f"{long_date(moment)} at {clock.lower()}"
+
+
+def humanise(value) -> str:
+    return str(value).replace("_", " ")
+
+
+def address_lines(address: dict) -> list[str]:
+    keys = ("line1", "line2", "line3", "town", "county", "postcode")
+    return [str(address[k]).strip() for k in keys if address.get(k) and str(address[k]).strip()]
+
+
+def upcoming(sessions: list[dict], today) -> list[dict]:
+    start = _as_date(today)
+    return [s for s in sessions if _as_date(s["date"]) >= start]
+
+
+def paragraphs(text: str) -> Markup:
+    """Plain text to HTML: blank-line blocks become paragraphs, '- ' blocks lists."""
+    blocks = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        lines = block.splitlines()
+        if all(line.startswith("- ") for line in lines):
+            items = "".join(f"<li>{_linkify(line[2:])}</li>" for line in lines)
+            blocks.append(f"<ul>{items}</ul>")
+        else:
+            blocks.append("<p>" + "<br>\n".join(_linkify(line) for line in lines) + "</p>")
+    return Markup("\n".join(blocks))
+
+
+def _linkify(line: str) -> str:
+    parts, last = [], 0
+    for match in _URL.finditer(line):
+        url = escape(match.group(0))
+        parts += [str(escape(line[last:match.start()])), f'<a href="{url}">{url}</a>']
+        last = match.end()
+    parts.append(str(escape(line[last:])))
+    return "".join(parts)
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader(__package__, "templates"),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False,
+                                     default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(long_date=long_date, letter_date=letter_date, uk_datetime=uk_datetime,
+                       humanise=humanise, address_lines=address_lines, upcoming=upcoming,
+                       paragraphs=paragraphs)
+    return env
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+def render(message: PlannedMessage, group: dict) -> RenderedMessage:
+    """Subject and body for the message's channel.
+
+    email: `<t>.txt` plus HTML from `<t>.html` or the shared `_email.html`
+    layout (built from the same text, so the two never drift); sms:
+    `<t>.sms.txt` or `<t>.txt`; letter: `<t>.letter.txt` or the shared
+    `_letter.txt` (addressed and dated) around `<t>.txt`.
+    """
+    env = environment()
+    name = message.template
+    variables = {**message.context, "group": group, "to": message.to, "channel": message.channel}
+    subject = " ".join(env.get_template(f"{name}.subject.txt").render(variables).split())
+    html = None
+    if message.channel == "email":
+        text = _tidy(env.get_template(f"{name}.txt").render(variables))
+        html = env.select_template([f"{name}.html", "_email.html"]).render(
+            {**variables, "subject": subject, "text": text})
+    elif message.channel == "sms":
+        text = _tidy(env.select_template([f"{name}.sms.txt", f"{name}.txt"]).render(variables))
+    elif message.channel == "letter":
+        text = _tidy(env.select_template([f"{name}.letter.txt", "_letter.txt"]).render(
+            {**variables, "body_template": f"{name}.txt"}))
+    else:
+        raise ValueError(f"unknown channel {message.channel!r}")
+    return RenderedMessage(subject=subject, text=text, html=html)

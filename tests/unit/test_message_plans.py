@@ -1,0 +1,231 @@
+"""Which messages each event causes: audience, template, channel, address."""
+from copy import deepcopy
+from datetime import date
+
+import pytest
+
+from services.notifications.messages import (
+    DO_NOT_CONTACT, NO_CONTACT_DETAIL, load_group, mobile_number, plan_messages,
+)
+
+TODAY = date(2026, 11, 25)
+ADDRESS = {"line1": "12 Station Road", "line2": "", "town": "Harrow", "postcode": "HA1 2AB"}
+
+
+def make_contacts(preferred="email", phone="07700 900123", do_not_contact=False, **person):
+    return {
+        "reference": "HRW-2026-000123",
+        "person": {"given_name": "Ada", "family_name": "Jones", "email": "ada@example.org",
+                   "phone": phone, "address": dict(ADDRESS), "preferred_contact": preferred,
+                   "do_not_contact": do_not_contact, **person},
+        "referrer": {"name": "Sam Patel", "email": "sam@example.org",
+                     "phone": "020 7946 0000", "agency": "mind"},
+        "level": 3,
+        "cir_max": 8,
+    }
+
+
+@pytest.fixture(scope="module")
+def group():
+    return load_group()
+
+
+def plan(event_type, data, contacts=None, group=None):
+    return plan_messages(event_type, data, contacts or make_contacts(), group or load_group(),
+                         today=TODAY)
+
+
+def summary(messages):
+    return [(m.audience, m.template, m.channel) for m in messages]
+
+
+@pytest.mark.parametrize("event_type, data, expected", [
+    ("referral_received", {},
+     [("referrer", "referrer_receipt", "email"), ("coordinator", "coordinator_alert", "email"),
+      ("person", "person_welcome", "email")]),
+    ("case_status_changed", {"from": "received", "to": "accepted", "reason": ""},
+     [("person", "person_invitation", "email"), ("referrer", "referrer_update", "email")]),
+    ("case_status_changed", {"from": "received", "to": "rejected", "reason": "Lives outside Harrow"},
+     [("referrer", "referrer_update", "email")]),
+    ("case_status_changed", {"from": "in_progress", "to": "completed", "reason": "goals met"},
+     [("referrer", "referrer_update", "email")]),
+    ("case_status_changed", {"from": "accepted", "to": "cancelled", "reason": "consent withdrawn"},
+     [("referrer", "referrer_update", "email")]),
+    ("case_status_changed", {"from": "accepted", "to": "in_progress"}, []),
+    ("case_status_changed", {"from": "in_progress", "to": "on_hold"}, []),
+    ("visit_requested", {"visit_id": "v-1", "priority": "high", "due_by": "2026-12-01T12:00:00+00:00"},
+     [("fire_service", "fire_service_alert", "email")]),
+    ("visit_status_changed", {"visit_id": "v-1", "status": "scheduled"},
+     [("referrer", "referrer_update", "email")]),
+    ("visit_status_changed", {"visit_id": "v-1", "status": "completed"},
+     [("referrer", "referrer_update", "email")]),
+    ("visit_status_changed", {"visit_id": "v-1", "status": "no_access"},
+     [("coordinator", "coordinator_visit_update", "email")]),
+    ("visit_status_changed", {"visit_id": "v-1", "status": "declined"},
+     [("coordinator", "coordinator_visit_update", "email")]),
+    ("visit_status_changed", {"visit_id": "v-1", "status": "acknowledged"}, []),
+    ("visit_status_changed", {"visit_id": "v-1", "status": "cancelled"}, []),
+    ("visit_overdue", {"visit_id": "v-1", "priority": "very_high", "due_by": "2026-12-01T12:00:00Z"},
+     [("coordinator", "coordinator_visit_overdue", "email")]),
+    ("fire_risk_without_consent", {"priority": "very_high"},
+     [("coordinator", "coordinator_fire_risk_without_consent", "email")]),
+    ("visit_not_requested", {"reason": "low_risk"},
+     [("person", "person_fire_safety_signpost", "email")]),
+    ("visit_not_requested", {"reason": "no_consent"}, []),
+    ("visit_not_requested", {"reason": "not_requested"}, []),
+    ("consent_withdrawn", {"scope": "all"}, []),
+    ("case_erased", {}, []),
+    ("notification_sent", {"audience": "person"}, []),
+    ("something_new", {"anything": 1}, []),
+])
+def test_each_event_plans_its_messages(event_type, data, expected):
+    assert summary(plan(event_type, data)) == expected
+
+
+def test_addresses_follow_the_audience(group):
+    messages = {m.audience: m for m in plan("referral_received", {})}
+    assert messages["referrer"].to == {"email": "sam@example.org"}
+    assert messages["coordinator"].to == {"email": group["coordinator"]["email"]}
+    assert messages["person"].to == {"email": "ada@example.org"}
+    (alert,) = plan("visit_requested", {"priority": "high", "due_by": "2026-12-01T12:00:00Z"})
+    assert alert.to == {"email": group["fire_team"]["email"]}
+
+
+def test_alert_addresses_come_from_the_group(group):
+    changed = deepcopy(group)
+    changed["coordinator"]["email"] = "someone-else@example.net"
+    changed["fire_team"]["email"] = "crew@example.net"
+    (overdue,) = plan("visit_overdue", {"priority": "high", "due_by": "2026-12-01T12:00:00Z"},
+                      group=changed)
+    (alert,) = plan("visit_requested", {"priority": "high", "due_by": "2026-12-01T12:00:00Z"},
+                    group=changed)
+    assert overdue.to == {"email": "someone-else@example.net"}
+    assert alert.to == {"email": "crew@example.net"}
+
+
+@pytest.mark.parametrize("preferred, phone, channel, to", [
+    ("email", "07700 900123", "email", {"email": "ada@example.org"}),
+    ("sms", "07700 900123", "sms", {"phone": "+447700900123"}),
+    ("sms", "+44 7700 900123", "sms", {"phone": "+447700900123"}),
+    # "phone" means a call; written messages reach a mobile by text...
+    ("phone", "07700-900-123", "sms", {"phone": "+447700900123"}),
+    # ...and a landline by post.
+    ("phone", "020 8123 4567", "letter", {"name": "Ada Jones", "address": ADDRESS}),
+    ("sms", "020 8123 4567", "letter", {"name": "Ada Jones", "address": ADDRESS}),
+    ("letter", "07700 900123", "letter", {"name": "Ada Jones", "address": ADDRESS}),
+])
+def test_person_messages_use_the_preferred_channel(preferred, phone, channel, to):
+    contacts = make_contacts(preferred=preferred, phone=phone)
+    for event_type, data in [("referral_received", {}), ("case_status_changed", {"to": "accepted"}),
+                             ("visit_not_requested", {"reason": "low_risk"})]:
+        (person,) = [m for m in plan(event_type, data, contacts) if m.audience == "person"]
+        assert (person.channel, person.to, person.suppressed) == (channel, to, None)
+
+
+def test_missing_preferred_detail_falls_back_to_a_letter():
+    contacts = make_contacts(preferred="email", email=None)
+    (person,) = [m for m in plan("referral_received", {}, contacts) if m.audience == "person"]
+    assert person.channel == "letter"
+
+
+def test_no_way_to_reach_the_person_is_recorded_not_dropped():
+    contacts = make_contacts(preferred="email", email=None, address=None)
+    (person,) = [m for m in plan("referral_received", {}, contacts) if m.audience == "person"]
+    assert person.suppressed == NO_CONTACT_DETAIL
+
+
+@pytest.mark.parametrize("event_type, data", [
+    ("referral_received", {}),
+    ("case_status_changed", {"to": "accepted"}),
+    ("visit_not_requested", {"reason": "low_risk"}),
+])
+def test_do_not_contact_suppresses_person_messages_only(event_type, data):
+    messages = plan(event_type, data, make_contacts(do_not_contact=True))
+    person = [m for m in messages if m.audience == "person"]
+    others = [m for m in messages if m.audience != "person"]
+    assert [m.suppressed for m in person] == [DO_NOT_CONTACT]
+    assert person[0].channel == "email"  # still planned on the channel it would have used
+    assert all(m.suppressed is None for m in others)
+
+
+@pytest.mark.parametrize("phone, expected", [
+    ("07700 900123", "+447700900123"),
+    ("+447700900123", "+447700900123"),
+    ("0044 7700 900123", "+447700900123"),
+    ("(07700) 900-123", "+447700900123"),
+    ("020 8123 4567", None),
+    ("0800 123 4567", None),
+    ("0770090012", None),
+    ("", None),
+    (None, None),
+])
+def test_mobile_number(phone, expected):
+    assert mobile_number(phone) == expected
+
+
+def test_referrer_receipt_context_has_no_clinical_detail():
+    (receipt,) = [m for m in plan("referral_received", {"hfsv_priority": "very_high"})
+                  if m.template == "referrer_receipt"]
+    assert set(receipt.context) == {"reference", "referrer_name"}
+
+
+def test_coordinator_alert_carries_level_cir_and_priority():
+    (alert,) = [m for m in plan("referral_received", {"hfsv_priority": "very_high"})
+                if m.template == "coordinator_alert"]
+    assert alert.context["level"] == 3
+    assert alert.context["cir_max"] == 8
+    assert alert.context["hfsv_priority"] == "very_high"
+    assert alert.context["agency"] == "Mind in Harrow"
+
+
+def test_fire_service_alert_context_is_reference_priority_due_only():
+    (alert,) = plan("visit_requested", {"visit_id": "v-1", "priority": "high",
+                                        "due_by": "2026-12-01T12:00:00Z", "name": "Ada Jones"})
+    assert alert.context == {"reference": "HRW-2026-000123", "priority": "high",
+                             "due_by": "2026-12-01T12:00:00Z"}
+
+
+def test_rejection_reason_goes_back_to_the_referrer_but_no_other_reason_does():
+    (rejected,) = plan("case_status_changed", {"to": "rejected", "reason": "Lives outside Harrow"})
+    (cancelled,) = plan("case_status_changed", {"to": "cancelled", "reason": "private detail"})
+    assert rejected.context["reason"] == "Lives outside Harrow"
+    assert rejected.context["update"] == "rejected"
+    assert "reason" not in cancelled.context
+
+
+@pytest.mark.parametrize("status, update", [("scheduled", "visit_scheduled"),
+                                            ("completed", "visit_completed")])
+def test_visit_progress_reaches_the_referrer_without_detail(status, update):
+    (message,) = plan("visit_status_changed", {"visit_id": "v-1", "status": status,
+                                               "scheduled_for": "2026-12-02T10:00:00Z"})
+    assert message.context == {"reference": "HRW-2026-000123", "referrer_name": "Sam Patel",
+                               "update": update}
+
+
+def test_person_context_names_who_referred_them():
+    (welcome,) = [m for m in plan("referral_received", {}) if m.audience == "person"]
+    assert welcome.context["referred_by"] == "Sam Patel at Mind in Harrow"
+    assert welcome.context["date"] == "2026-11-25"
+
+
+@pytest.mark.parametrize("event_type, data, template, keys", [
+    ("referral_received", {"hfsv_priority": "high"}, "referrer_receipt", {"reference", "referrer_name"}),
+    ("referral_received", {"hfsv_priority": "high"}, "coordinator_alert",
+     {"reference", "agency", "level", "cir_max", "hfsv_priority"}),
+    ("referral_received", {"hfsv_priority": "high"}, "person_welcome",
+     {"given_name", "date", "referred_by"}),
+    ("case_status_changed", {"to": "accepted"}, "person_invitation", {"given_name", "date"}),
+    ("case_status_changed", {"to": "accepted"}, "referrer_update",
+     {"reference", "referrer_name", "update"}),
+    ("visit_status_changed", {"visit_id": "v-1", "status": "no_access"}, "coordinator_visit_update",
+     {"reference", "visit_status", "visit_id"}),
+    ("visit_overdue", {"visit_id": "v-1", "priority": "high", "due_by": "2026-12-01T12:00:00Z"},
+     "coordinator_visit_overdue", {"reference", "visit_id", "priority", "due_by"}),
+    ("fire_risk_without_consent", {"priority": "very_high"}, "coordinator_fire_risk_without_consent",
+     {"reference", "level", "cir_max", "priority"}),
+    ("visit_not_requested", {"reason": "low_risk"}, "person_fire_safety_signpost",
+     {"given_name", "date"}),
+])
+def test_each_audience_gets_only_its_context(event_type, data, template, keys):
+    (message,) = [m for m in plan(event_type, data) if m.template == template]
+    assert set(message.context) == keys

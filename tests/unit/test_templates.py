@@ -1,0 +1,299 @@
+"""Message text: renders for every plan and channel, and says only what it may."""
+import re
+from copy import deepcopy
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+
+from services.notifications import messages
+from services.notifications.messages import PlannedMessage, load_group, plan_messages, render
+
+TEMPLATES = Path(messages.__file__).parent / "templates"
+TODAY = date(2026, 11, 25)
+
+# Distinctive values, so their absence from a message means something.
+PERSON = {
+    "given_name": "Zebedee", "family_name": "Quillfeather",
+    "email": "zebedee.quillfeather@example.org", "phone": "07700 900987",
+    "address": {"line1": "77 Marigold Crescent", "line2": "Flat 3", "town": "Pinner",
+                "postcode": "HA5 9ZZ"},
+    "preferred_contact": "email", "do_not_contact": False,
+}
+CONTACTS = {
+    "reference": "HRW-2026-000777",
+    "person": PERSON,
+    "referrer": {"name": "Priya Okonkwo", "email": "priya@example.org",
+                 "phone": "020 7946 0000", "agency": "mind"},
+    "level": 3,
+    "cir_max": 8,
+}
+EVENTS = [
+    ("referral_received", {"hfsv_priority": "very_high"}),
+    ("referral_received", {}),
+    ("case_status_changed", {"to": "accepted"}),
+    ("case_status_changed", {"to": "rejected", "reason": "Lives outside the borough"}),
+    ("case_status_changed", {"to": "completed"}),
+    ("case_status_changed", {"to": "cancelled"}),
+    ("visit_requested", {"visit_id": "v-9", "priority": "very_high",
+                         "due_by": "2026-12-01T14:30:00+00:00"}),
+    ("visit_status_changed", {"visit_id": "v-9", "status": "scheduled"}),
+    ("visit_status_changed", {"visit_id": "v-9", "status": "completed"}),
+    ("visit_status_changed", {"visit_id": "v-9", "status": "no_access"}),
+    ("visit_status_changed", {"visit_id": "v-9", "status": "declined"}),
+    ("visit_overdue", {"visit_id": "v-9", "priority": "high", "due_by": "2026-12-01T14:30:00Z"}),
+    ("visit_overdue", {"visit_id": "v-9"}),
+    ("fire_risk_without_consent", {"priority": "very_high"}),
+    ("fire_risk_without_consent", {}),
+    ("visit_not_requested", {"reason": "low_risk"}),
+]
+PERSON_CHANNELS = {
+    "email": {"email": PERSON["email"]},
+    "sms": {"phone": "+447700900987"},
+    "letter": {"name": "Zebedee Quillfeather", "address": PERSON["address"]},
+}
+
+
+@pytest.fixture(scope="module")
+def group():
+    return load_group()
+
+
+def every_plan(group):
+    """Every planned message, with person messages on each of their channels."""
+    for event_type, data in EVENTS:
+        for message in plan_messages(event_type, data, CONTACTS, group, today=TODAY):
+            if message.audience == "person":
+                for channel, to in PERSON_CHANNELS.items():
+                    yield replace(message, channel=channel, to=to)
+            else:
+                yield message
+
+
+def plan_one(template, group, event_type, data, **changes):
+    (message,) = [m for m in plan_messages(event_type, data, CONTACTS, group, today=TODAY)
+                  if m.template == template]
+    return replace(message, **changes)
+
+
+def all_text(rendered):
+    return "\n".join([rendered.subject, rendered.text, rendered.html or ""])
+
+
+def test_every_plan_renders_on_its_channel(group):
+    seen = set()
+    for message in every_plan(group):
+        rendered = render(message, group)
+        assert rendered.subject.strip() and "\n" not in rendered.subject
+        assert rendered.text.strip()
+        assert "{{" not in rendered.text and "{%" not in rendered.text
+        assert (rendered.html is not None) == (message.channel == "email")
+        if rendered.html:
+            assert rendered.html.lstrip().startswith("<!DOCTYPE html>")
+        seen.add(message.template)
+    files = {p.name.split(".")[0] for p in TEMPLATES.iterdir() if not p.name.startswith("_")}
+    assert files == seen, "a template no plan uses, or a plan with no template"
+
+
+def test_every_audience_is_covered(group):
+    assert {m.audience for m in every_plan(group)} == {"person", "referrer", "coordinator",
+                                                      "fire_service"}
+
+
+def test_missing_context_fails_loudly(group):
+    for message in every_plan(group):
+        with pytest.raises(UndefinedError):
+            render(replace(message, context={}), group)
+
+
+@pytest.mark.parametrize("template, event_type, data, key", [
+    ("person_welcome", "referral_received", {}, "given_name"),
+    ("person_welcome", "referral_received", {}, "referred_by"),
+    ("person_invitation", "case_status_changed", {"to": "accepted"}, "date"),
+    ("coordinator_alert", "referral_received", {}, "hfsv_priority"),
+    ("fire_service_alert", "visit_requested", {"priority": "high", "due_by": "2026-12-01T10:00Z"},
+     "due_by"),
+    ("referrer_update", "case_status_changed", {"to": "rejected", "reason": "x"}, "reason"),
+])
+def test_each_context_key_is_required(group, template, event_type, data, key):
+    message = plan_one(template, group, event_type, data)
+    context = {k: v for k, v in message.context.items() if k != key}
+    with pytest.raises(UndefinedError):
+        render(replace(message, context=context), group)
+
+
+def test_missing_group_detail_fails_loudly(group):
+    message = plan_one("person_welcome", group, "referral_received", {})
+    broken = deepcopy(group)
+    del broken["coordinator"]["phone"]
+    with pytest.raises(UndefinedError):
+        render(message, broken)
+
+
+def test_no_template_says_hoarder():
+    for path in TEMPLATES.iterdir():
+        assert not re.search(r"hoarder", path.read_text(encoding="utf-8"), re.IGNORECASE), path.name
+
+
+def test_no_message_says_hoarder(group):
+    for message in every_plan(group):
+        assert not re.search(r"hoarder", all_text(render(message, group)), re.IGNORECASE)
+
+
+def test_fire_service_alert_names_no_one(group):
+    message = plan_one("fire_service_alert", group, "visit_requested",
+                       {"visit_id": "v-9", "priority": "very_high",
+                        "due_by": "2026-12-01T14:30:00+00:00"})
+    text = all_text(render(message, group))
+    for secret in ["Zebedee", "Quillfeather", "Marigold", "Flat 3", "Pinner", "HA5 9ZZ", "HA5",
+                   "07700 900987", "7700900987", "zebedee", "Priya"]:
+        assert secret.lower() not in text.lower(), secret
+    assert "HRW-2026-000777" in text
+    assert "very high" in text
+    assert "Tuesday 1 December 2026 at 2:30pm" in text
+
+
+def test_referrer_receipt_has_no_clinical_detail(group):
+    message = plan_one("referrer_receipt", group, "referral_received", {"hfsv_priority": "very_high"})
+    text = all_text(render(message, group))
+    assert "HRW-2026-000777" in text
+    for clinical in ["CIR", "clutter image", "level", "very high", "very_high", "priority",
+                     "fire"]:
+        assert clinical.lower() not in text.lower(), clinical
+    assert not re.search(r"(?<![\w-])8(?![\w-])", text.replace("utf-8", ""))  # the CIR max
+
+
+def test_coordinator_alert_shows_level_cir_and_priority(group):
+    message = plan_one("coordinator_alert", group, "referral_received", {"hfsv_priority": "very_high"})
+    text = render(message, group).text
+    assert "Level: 3" in text
+    assert "Highest Clutter Image Rating: 8" in text
+    assert "very high" in text
+    assert "Zebedee" not in text and "Marigold" not in text
+
+
+def test_coordinator_alert_without_priority_leaves_it_out(group):
+    message = plan_one("coordinator_alert", group, "referral_received", {})
+    assert "priority" not in all_text(render(message, group)).lower()
+
+
+def test_welcome_says_what_the_person_needs_to_know(group):
+    message = plan_one("person_welcome", group, "referral_received", {})
+    text = render(message, group).text
+    assert "Dear Zebedee" in text
+    assert "Priya Okonkwo at Mind in Harrow" in text
+    assert f"within {group['call_within_working_days']} working days" in text
+    assert "diagnosis" in text
+    assert "STOP" in text
+
+
+@pytest.mark.parametrize("channel", ["sms", "letter"])
+def test_opt_out_suits_the_channel(group, channel):
+    message = replace(plan_one("person_welcome", group, "referral_received", {}),
+                      channel=channel, to=PERSON_CHANNELS[channel])
+    text = render(message, group).text
+    assert group["coordinator"]["phone"] in text
+    assert ("Reply STOP" in text) == (channel == "sms")
+
+
+def test_sms_texts_stay_short(group):
+    for message in every_plan(group):
+        if message.channel == "sms":
+            assert len(render(message, group).text) <= 480, message.template  # three segments
+
+
+def test_letter_is_addressed_and_dated(group):
+    message = replace(plan_one("person_welcome", group, "referral_received", {}),
+                      channel="letter", to=PERSON_CHANNELS["letter"])
+    text = render(message, group).text
+    block = "Zebedee Quillfeather\n77 Marigold Crescent\nFlat 3\nPinner\nHA5 9ZZ\n"
+    assert block in text
+    assert "25 November 2026" in text
+    assert text.index(block) < text.index("25 November 2026") < text.index("Dear Zebedee")
+    later = replace(message, context={**message.context, "date": "2027-01-04"})
+    assert "4 January 2027" in render(later, group).text
+
+
+def test_group_details_come_from_the_group(group):
+    changed = deepcopy(group)
+    changed["coordinator"].update(name="Morgan Adeyemi", phone="020 7946 0999")
+    changed["online"]["link"] = "https://meet.example.net/harrow-group"
+    changed["huddle"]["number"] = "07700 900444"
+    changed["call_within_working_days"] = 3
+    changed["next_sessions"] = [{"date": "2026-12-09", "time": "7pm to 8.30pm", "format": "online"}]
+    message = plan_one("person_invitation", group, "case_status_changed", {"to": "accepted"})
+    before = render(message, group).text
+    after = render(message, changed).text
+    for new in ["Morgan Adeyemi", "020 7946 0999", "https://meet.example.net/harrow-group",
+                "07700 900444", "Wednesday 9 December 2026, 7pm to 8.30pm"]:
+        assert new in after and new not in before
+    assert group["online"]["link"] in before and group["online"]["link"] not in after
+    welcome = plan_one("person_welcome", group, "referral_received", {})
+    assert "within 3 working days" in render(welcome, changed).text
+
+
+def test_invitation_lists_only_upcoming_sessions(group):
+    changed = deepcopy(group)
+    changed["next_sessions"] = [
+        {"date": "2026-11-24", "time": "6pm", "format": "online"},
+        {"date": "2026-11-25", "time": "6pm", "format": "face_to_face"},
+        {"date": "2026-12-10", "time": "6pm", "format": "online"},
+    ]
+    message = plan_one("person_invitation", group, "case_status_changed", {"to": "accepted"})
+    text = render(message, changed).text
+    assert "24 November" not in text
+    assert "Wednesday 25 November 2026, 6pm, face to face" in text
+    assert "Thursday 10 December 2026, 6pm, online" in text
+    changed["next_sessions"] = []
+    assert "will let you know the dates" in render(message, changed).text
+
+
+def test_signpost_links_the_lfb_online_check(group):
+    message = plan_one("person_fire_safety_signpost", group, "visit_not_requested",
+                       {"reason": "low_risk"})
+    url = ("https://www.london-fire.gov.uk/safety/the-home/home-fire-safety/"
+           "home-fire-safety-checker/")
+    assert group["fire_safety_check_url"] == url
+    rendered = render(message, group)
+    assert url in rendered.text
+    assert f'<a href="{url}">' in rendered.html
+
+
+@pytest.mark.parametrize("update, subject", [
+    ("accepted", "Referral HRW-2026-000777 accepted"),
+    ("rejected", "Referral HRW-2026-000777: not accepted"),
+    ("completed", "Referral HRW-2026-000777: support completed"),
+    ("cancelled", "Referral HRW-2026-000777 closed"),
+    ("visit_scheduled", "Referral HRW-2026-000777: home fire safety visit booked"),
+    ("visit_completed", "Referral HRW-2026-000777: home fire safety visit done"),
+])
+def test_referrer_update_subjects(group, update, subject):
+    context = {"reference": "HRW-2026-000777", "referrer_name": "Priya Okonkwo", "update": update}
+    if update == "rejected":
+        context["reason"] = "Lives outside the borough"
+    message = PlannedMessage("referrer", "referrer_update", "email",
+                             {"email": "priya@example.org"}, context)
+    rendered = render(message, group)
+    assert rendered.subject == subject
+    assert ("Lives outside the borough" in rendered.text) == (update == "rejected")
+
+
+def test_html_escapes_what_it_is_given(group):
+    message = PlannedMessage("referrer", "referrer_update", "email", {"email": "p@example.org"},
+                             {"reference": "HRW-1", "referrer_name": "<b>Sam</b>",
+                              "update": "rejected", "reason": "<script>x</script>"})
+    rendered = render(message, group)
+    assert "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html
+    assert "<script>x</script>" in rendered.text  # plain text is not HTML
+
+
+@pytest.mark.parametrize("instant, shown", [
+    ("2026-12-01T14:30:00+00:00", "Tuesday 1 December 2026 at 2:30pm"),
+    ("2026-07-01T09:00:00Z", "Wednesday 1 July 2026 at 10am"),       # British Summer Time
+    ("2026-07-01T09:00:00", "Wednesday 1 July 2026 at 10am"),        # naive means UTC
+    ("2026-03-29T00:30:00Z", "Sunday 29 March 2026 at 12:30am"),
+])
+def test_due_times_are_shown_in_uk_time(instant, shown):
+    assert messages.uk_datetime(instant) == shown

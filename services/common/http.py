@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from marshmallow import ValidationError
@@ -47,25 +48,27 @@ class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 
 
-def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested errors as dotted paths: {"person.address.postcode": [...]}"""
+def flatten_errors(messages) -> dict[str, list[str]]:
+    """marshmallow's nested error messages as dotted paths.
+
+    ``{"person": {"address": {"postcode": ["..."]}}}`` -> ``{"person.address.postcode": ["..."]}``.
+    A ``_schema`` error belongs to the object that holds it (``"person"``, or
+    ``"_schema"`` at the top); list indexes become path parts (``"items.0.at"``).
+    """
     flat: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if key == "_schema":
-                path = prefix or "_schema"
-            for k, v in flatten_errors(value, path).items():
-                flat.setdefault(k, []).extend(v)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        flat[prefix or "_schema"] = list(messages)
-    elif isinstance(messages, list):
-        for m in messages:
-            for k, v in flatten_errors(m, prefix).items():
-                flat.setdefault(k, []).extend(v)
-    else:
-        flat[prefix or "_schema"] = [str(messages)]
+    _flatten_into(flat, messages, ())
     return flat
+
+
+def _flatten_into(flat: dict[str, list[str]], messages, path: tuple[str, ...]) -> None:
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            _flatten_into(flat, value, path if key == "_schema" else (*path, str(key)))
+    elif isinstance(messages, list | tuple):
+        for message in messages:
+            _flatten_into(flat, message, path)
+    else:
+        flat.setdefault(".".join(path) or "_schema", []).append(str(messages))
 
 
 # The one place exceptions become HTTP statuses. Services add their domain

@@ -22,7 +22,7 @@ class ErrorBody(Schema):
     error = fields.String(required=True, metadata={"example": "validation_error"})
     message = fields.String(required=True)
     fields_ = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
-                          data_key="fields")
+                          data_key="fields", attribute="fields")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,11 @@ def cir_max(referral: dict) -> int:
 def referral_record(referral: dict, *, referral_id: str, reference: str, agency: str,
                     received_at: datetime, key_id: str) -> dict:
     """The referral as received, kept in full inside the referrals service only."""
+    hoarding = {**referral["hoarding"],
+                # who rated and when: the referrer on the day, unless the form says otherwise
+                "rated_by": referral["hoarding"].get("rated_by") or referral["referrer"]["name"],
+                "rated_on": referral["hoarding"].get("rated_on") or received_at.date().isoformat()}
+    referral = {**referral, "hoarding": hoarding}
     return {
         "referral_id": referral_id, "reference": reference, "agency": agency,
         "external_ref": referral.get("external_ref"), "referrer": referral["referrer"],
@@ -26,16 +31,27 @@ def referral_record(referral: dict, *, referral_id: str, reference: str, agency:
     }
 
 
-def new_case(referral: dict, record: dict, *, case_id: str, person_key: str,
-             timeline_entry: dict) -> dict:
-    highest = cir_max(referral)
+def rating_entry(record: dict) -> dict:
+    """One Clutter Image Rating, kept with who rated and when (the outcome measure over time)."""
+    hoarding = record["hoarding"]
+    return {"ratings": hoarding["clutter_image_rating"], "rated_by": hoarding["rated_by"],
+            "rated_on": hoarding["rated_on"], "reference": record["reference"]}
+
+
+def rating_levels(rating: dict) -> dict:
+    """The case's level follows its most recent rating."""
+    highest = max(rating["ratings"].values())
+    return {"cir_max": highest, "level": cir_level(highest)}
+
+
+def new_case(referral: dict, record: dict, *, case_id: str, person_key: str) -> dict:
+    rating = rating_entry(record)
     return {
         "_id": case_id, "reference": record["reference"], "status": "received",
-        "held_from": None, "level": cir_level(highest), "cir_max": highest,
+        "held_from": None, **rating_levels(rating), "cir_ratings": [rating],
         "person": referral["person"], "person_key": person_key,
         "consent": {**referral["consent"], "withdrawn": []},
-        "referrals": [record], "visit": None, "urgency": 0,
-        "timeline": [timeline_entry],
+        "referrals": [record], "visit": None, "urgency": 0, "timeline": [],
         "created_at": record["received_at"], "updated_at": record["received_at"],
     }
 
@@ -61,3 +77,51 @@ def referral_received_data(case: dict, record: dict, duplicate_of: str | None = 
                                               "email", "preferred_contact", "access_needs")},
         "referrer": {k: record["referrer"].get(k) for k in ("name", "email", "phone", "agency")},
     }
+
+
+# Which consent flag each withdrawal scope turns off.
+CONSENT_SCOPES = {"all": ("referral", "share_with_fire_service", "contact"),
+                  "fire_service": ("share_with_fire_service",),
+                  "contact": ("contact",)}
+
+
+def consent_after_withdrawal(consent: dict, scope: str, *, at: datetime, actor: str, reason: str | None) -> dict:
+    """Consent is per purpose; a withdrawal turns its purposes off and is kept on record."""
+    changed = {**consent, **{flag: False for flag in CONSENT_SCOPES[scope]}}
+    changed["withdrawn"] = [*consent.get("withdrawn", []),
+                            {"scope": scope, "at": at, "actor": actor, "reason": reason}]
+    return changed
+
+
+def erased_case(case: dict, *, at: datetime) -> dict:
+    """What remains of a case after erasure: anonymised counts and dates, no personal data."""
+    return {
+        "person": {"erased": True}, "person_key": None,
+        "consent": {"erased": True, "withdrawn": [{"scope": w["scope"], "at": w["at"]}
+                                                  for w in case.get("consent", {}).get("withdrawn", [])]},
+        "referrals": [{"referral_id": r["referral_id"], "reference": r["reference"], "agency": r["agency"],
+                       "received_at": r["received_at"], "erased": True} for r in case.get("referrals", [])],
+        "cir_ratings": [{"ratings": r["ratings"], "rated_on": r["rated_on"], "reference": r["reference"]}
+                        for r in case.get("cir_ratings", [])],
+        "erased_at": at,
+    }
+
+
+def _when(value):
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def visit_projection(envelope: dict) -> dict | None:
+    """What the case itself learns from safety's events (its `visit` and sort urgency)."""
+    data = envelope["data"]
+    if envelope["event_type"] == "visit_requested":
+        return {"visit": {"visit_id": data["visit_id"], "status": "requested",
+                          "priority": data["priority"], "due_by": _when(data.get("due_by"))},
+                "urgency": PRIORITY_URGENCY.get(data["priority"], 0)}
+    if envelope["event_type"] == "visit_status_changed":
+        open_visit = data["status"] in ("requested", "acknowledged", "scheduled")
+        return {"visit": {"visit_id": data["visit_id"], "status": data["status"],
+                          "priority": data.get("priority"), "due_by": _when(data.get("due_by"))},
+                # a visit that is over no longer makes the case urgent
+                "urgency": PRIORITY_URGENCY.get(data.get("priority"), 0) if open_visit else 0}
+    return None

@@ -48,6 +48,9 @@ class CaseRepository(Repository):
         except DuplicateKeyError:
             return self.db["idempotency_keys"].find_one({"_id": key})
 
+    def idempotency_record(self, key: str) -> dict | None:
+        return self.db["idempotency_keys"].find_one({"_id": key})
+
     def complete_idempotency_key(self, key: str, response: dict) -> None:
         self.db["idempotency_keys"].update_one({"_id": key}, {"$set": {"response": response}})
 
@@ -56,13 +59,16 @@ class CaseRepository(Repository):
         """Insert a case and the events it causes in one write."""
         self.cases.insert_one({**case, **outbox_fields(events), "applied_events": [], "version": 1})
 
-    def add_referral(self, case_id: str, version: int, referral: dict, timeline_entry: dict,
-                     events: list[dict]) -> None:
-        """Link another referral of the same person to an open case."""
+    def add_referral(self, case_id: str, version: int, referral: dict, rating: dict, levels: dict,
+                     timeline_entry: dict, events: list[dict]) -> None:
+        """Link another referral of the same person to an open case (once per referral_id)."""
         result = self.cases.update_one(
-            {"_id": case_id, "version": version},
-            with_outbox({"$push": {"referrals": referral, "timeline": timeline_entry},
-                         "$set": {"updated_at": utcnow()}, "$inc": {"version": 1}}, events))
+            {"_id": case_id, "version": version,
+             "referrals.referral_id": {"$ne": referral["referral_id"]}},
+            with_outbox({"$push": {"referrals": referral, "timeline": timeline_entry,
+                                   "cir_ratings": rating},
+                         "$set": {"updated_at": utcnow(), **levels},
+                         "$inc": {"version": 1}}, events))
         if not result.matched_count:
             raise StaleCase(case_id)
 
@@ -81,13 +87,14 @@ class CaseRepository(Repository):
         return self.cases.find_one({"person_key": person_key, "status": {"$in": list(open_statuses)}},
                                    {"_id": 1, "version": 1, "reference": 1})
 
-    def change_status(self, case_id: str, version: int, changes: dict, timeline_entry: dict,
-                      events: list[dict]) -> None:
-        """Move a case only if nobody moved it since we read `version`."""
+    def update_case(self, case_id: str, version: int, changes: dict, timeline_entries: list[dict],
+                    events: list[dict]) -> None:
+        """Change a case only if nobody changed it since we read `version` (optimistic concurrency)."""
         result = self.cases.update_one(
             {"_id": case_id, "version": version},
             with_outbox({"$set": {**changes, "updated_at": utcnow()},
-                         "$push": {"timeline": timeline_entry}, "$inc": {"version": 1}}, events))
+                         "$push": {"timeline": {"$each": timeline_entries}}, "$inc": {"version": 1}},
+                        events))
         if not result.matched_count:
             raise StaleCase(case_id)
 

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
+from services.common.http import flatten_errors  # noqa: F401  (re-exported for callers of this module)
 from .lifecycle import CaseStatus
 
 AGENCIES = ("mind", "rethink", "gp", "housing", "adult_social_care", "self_referral")
@@ -276,29 +277,6 @@ class UtcDateTime(fields.AwareDateTime):
 # --- helpers -----------------------------------------------------------------
 
 
-def flatten_errors(messages: Mapping[str, Any] | list[Any] | str) -> dict[str, list[str]]:
-    """marshmallow's nested error messages as dotted paths.
-
-    ``{"person": {"address": {"postcode": ["..."]}}}`` -> ``{"person.address.postcode": ["..."]}``.
-    A ``_schema`` error belongs to the object that holds it (``"person"``, or
-    ``"_schema"`` at the top); list indexes become path parts (``"items.0.at"``).
-    """
-    flat: dict[str, list[str]] = {}
-    _flatten_into(flat, messages, ())
-    return flat
-
-
-def _flatten_into(flat: dict[str, list[str]], messages: Any, path: tuple[str, ...]) -> None:
-    if isinstance(messages, Mapping):
-        for key, value in messages.items():
-            _flatten_into(flat, value, path if key == "_schema" else (*path, str(key)))
-    elif isinstance(messages, list | tuple):
-        for message in messages:
-            _flatten_into(flat, message, path)
-    else:
-        flat.setdefault(".".join(path) or "_schema", []).append(str(messages))
-
-
 _NAME_NOISE = re.compile(r"[\s\-\u2010\u2011\u2012\u2013\u2014'\u2018\u2019\u02bc`]+")
 
 
@@ -539,6 +517,7 @@ class CaseSummarySchema(_ResponseSchema):
     level = fields.Integer(required=True, validate=validate.OneOf(CASE_LEVELS))
     cir_max = fields.Integer(required=True, validate=validate.Range(min=CIR_MIN, max=CIR_MAX))
     visit_status = fields.String(required=True, allow_none=True)
+    visit_priority = fields.String(allow_none=True)
     updated_at = UtcDateTime(required=True)
 
 
@@ -554,12 +533,35 @@ class TimelineEntrySchema(_ResponseSchema):
     type = fields.String(required=True, metadata={"example": "referral_received"})
     summary = fields.String(required=True)
     source = fields.String(required=True, metadata={"example": "referrals"})
+    correlation_id = fields.String()
 
 
 class CaseVisitSchema(_ResponseSchema):
     visit_id = fields.String(required=True)
     status = fields.String(required=True)
     priority = fields.String(required=True)
+    due_by = UtcDateTime(allow_none=True)
+
+
+class CaseReferralSchema(_ResponseSchema):
+    """A referral as the coordinator sees it (the narrative included; erased ones carry ids only)."""
+
+    referral_id = fields.String(required=True)
+    reference = fields.String(required=True)
+    agency = fields.String(required=True)
+    received_at = UtcDateTime(required=True)
+    external_ref = fields.String(allow_none=True)
+    referrer = fields.Dict(keys=fields.String())
+    reason = fields.String(allow_none=True)
+    requested = fields.Dict(keys=fields.String())
+    erased = fields.Boolean()
+
+
+class CirRatingSchema(_ResponseSchema):
+    ratings = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    rated_by = fields.String(allow_none=True)
+    rated_on = fields.String(required=True)
+    reference = fields.String(required=True)
 
 
 class CaseDetailSchema(_ResponseSchema):
@@ -572,6 +574,17 @@ class CaseDetailSchema(_ResponseSchema):
     consent = fields.Dict(keys=fields.String(), required=True)
     visit = fields.Nested(CaseVisitSchema, required=True, allow_none=True)
     timeline = fields.List(fields.Nested(TimelineEntrySchema), required=True)  # ordered by `at`
+    referrals = fields.List(fields.Nested(CaseReferralSchema))
+    cir_ratings = fields.List(fields.Nested(CirRatingSchema))
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    erased_at = UtcDateTime(allow_none=True)
+
+
+class ErasureRequestSchema(_StrictSchema):
+    """``POST /cases/{case_id}/erasure``: the person asked for their data to be removed."""
+
+    reason = _Text(NOTE_MAX, required=True)
 
 
 class ErrorSchema(_ResponseSchema):

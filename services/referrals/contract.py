@@ -1,0 +1,34 @@
+"""The referrals part of API.md as an OpenAPI document, from the marshmallow schemas."""
+from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_spec
+
+from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, ConsentWithdrawalSchema,
+                      ErasureRequestSchema, ReferralCreatedSchema, ReferralSchema, ReferralStatusSchema,
+                      TransitionRequestSchema)
+
+COORDINATOR = ("coordinator",)
+
+ROUTES = [
+    Route("POST", "/referrals", "Submit a referral (optional Idempotency-Key header)",
+          roles=("partner", "coordinator"), request=ReferralSchema, response=ReferralCreatedSchema,
+          status=201, errors=(400, 401, 403, 409, 413, 415),
+          extra_responses={200: "Replay of an earlier request with the same Idempotency-Key"}),
+    Route("GET", "/referrals/{reference}", "The referrer's closed-loop view of one referral",
+          roles=("partner", "coordinator"), response=ReferralStatusSchema, errors=(401, 403, 404)),
+    Route("GET", "/cases", "Cases, most urgent first", roles=COORDINATOR, query=CasesQuerySchema,
+          response=CaseListSchema),
+    Route("GET", "/cases/{case_id}", "One case with its whole timeline", roles=COORDINATOR,
+          response=CaseDetailSchema, errors=(401, 403, 404)),
+    Route("POST", "/cases/{case_id}/transitions", "Move a case through its lifecycle", roles=COORDINATOR,
+          request=TransitionRequestSchema, response=CaseDetailSchema, errors=(400, 401, 403, 404, 409, 415)),
+    Route("POST", "/cases/{case_id}/consent-withdrawal", "Record a withdrawal of consent (all, fire_service, contact)",
+          roles=COORDINATOR, request=ConsentWithdrawalSchema, response=CaseDetailSchema,
+          errors=(400, 401, 403, 404, 409, 415)),
+    Route("POST", "/cases/{case_id}/erasure", "Erase the person's data from every service",
+          roles=("coordinator", "admin"), request=ErasureRequestSchema, response=CaseDetailSchema,
+          errors=(400, 401, 403, 404, 409, 415)),
+    HEALTH_ROUTE,
+    OPENAPI_ROUTE,
+]
+
+OPENAPI = build_spec(
+    "referral-hub referrals", "Referrals from partner agencies, and the cases coordinators follow.", ROUTES)

@@ -6,6 +6,7 @@ at a real MongoDB. Only what `up` started is stopped by `down`.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -140,7 +141,10 @@ def database_answers(uri: str) -> bool:
 
 
 def mongowire_binary() -> Path:
-    binary = CACHE_BIN / "mongowire"
+    # keyed by the source, so a change to tools/mongowire is rebuilt, not run stale
+    digest = hashlib.sha256(b"".join(
+        (MONGOWIRE_SRC / name).read_bytes() for name in ("main.go", "go.mod", "go.sum"))).hexdigest()[:12]
+    binary = CACHE_BIN / f"mongowire-{digest}"
     if binary.exists():
         return binary
     go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)

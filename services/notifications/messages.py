@@ -24,8 +24,11 @@ from markupsafe import Markup, escape
 AUDIENCES = ("person", "referrer", "coordinator", "fire_service")
 CHANNELS = ("email", "sms", "letter")
 
-DO_NOT_CONTACT = "do_not_contact"
-NO_CONTACT_DETAIL = "no_contact_detail"
+# Why a message is recorded as suppressed instead of being sent.
+DO_NOT_CONTACT = "do_not_contact"          # the referral said the person may not be contacted
+CONSENT_WITHDRAWN = "consent_withdrawn"    # consent_withdrawn with scope contact / all (fire_service)
+NO_CONTACT_DETAIL = "no_contact_detail"    # nothing to send it to
+CASE_ERASED = "case_erased"                # erased before it went
 
 UK = ZoneInfo("Europe/London")
 _MOBILE = re.compile(r"^(?:\+44|0044|0)(7\d{9})$")
@@ -39,7 +42,8 @@ class PlannedMessage:
     channel: str            # one of CHANNELS
     to: dict                # {"email"} | {"phone"} | {"name", "address"}
     context: dict           # JSON-ready; only what this audience may see
-    suppressed: str | None = None   # DO_NOT_CONTACT | NO_CONTACT_DETAIL: record, don't send
+    suppressed: str | None = None   # one of the reasons above: record, don't send
+    awaiting_triage: str | None = None  # the referral reference whose HFSV triage it waits for
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,41 @@ def person_route(person: dict) -> tuple[str, dict] | None:
     return None
 
 
+def person_suppression(contacts: dict) -> str | None:
+    """Why nothing may be sent to the person now, or None."""
+    if {"contact", "all"} & set(contacts.get("withdrawn") or ()):
+        return CONSENT_WITHDRAWN
+    if (contacts.get("person") or {}).get("do_not_contact"):
+        return DO_NOT_CONTACT
+    return None
+
+
+def fire_service_suppression(contacts: dict) -> str | None:
+    """Consent to share with the fire service withdrawn: their pending alerts stay unsent."""
+    if {"fire_service", "all"} & set(contacts.get("withdrawn") or ()):
+        return CONSENT_WITHDRAWN
+    return None
+
+
+def triage_key(reference: str) -> str:
+    # references become keys of a stored map: no dots or dollars there
+    return reference.replace(".", "_").replace("$", "_")
+
+
+def triage_of(event_type: str, data: dict) -> tuple[str, dict] | None:
+    """(referral reference, triage) from safety's verdict on a referral, else None."""
+    if event_type not in ("visit_requested", "visit_not_requested") or not data.get("reference"):
+        return None
+    visit = "requested" if event_type == "visit_requested" else (data.get("reason") or "not_requested")
+    return data["reference"], {"priority": data.get("priority"), "visit": visit}
+
+
+def triage_context(triage: dict | None) -> dict:
+    """The coordinator alert's HFSV lines: priority, and whether a visit was requested."""
+    triage = triage or {}
+    return {"hfsv_priority": triage.get("priority"), "hfsv_visit": triage.get("visit")}
+
+
 class _Case:
     """Builds the plans for one case; each audience gets its own context."""
 
@@ -98,14 +137,24 @@ class _Case:
         self.today = today
         self.reference = contacts["reference"]
 
+    def for_referral(self, data: dict) -> "_Case":
+        """The case as this referral's own referrer knows it (their reference, their details)."""
+        contacts = {**self.contacts,
+                    "reference": data.get("reference") or self.reference,
+                    "referrer": data.get("referrer") or self.contacts.get("referrer"),
+                    "level": data.get("level", self.contacts.get("level")),
+                    "cir_max": data.get("cir_max", self.contacts.get("cir_max"))}
+        return _Case(contacts, self.group, self.today)
+
     def person(self, template: str, **context) -> PlannedMessage:
         person = self.contacts["person"]
         context = {"given_name": person["given_name"], "date": self.today.isoformat(), **context}
         route = person_route(person)
+        suppressed = person_suppression(self.contacts)
         if route is None:
-            return PlannedMessage("person", template, "letter", {}, context, NO_CONTACT_DETAIL)
+            return PlannedMessage("person", template, "letter", {}, context,
+                                  suppressed or NO_CONTACT_DETAIL)
         channel, to = route
-        suppressed = DO_NOT_CONTACT if person.get("do_not_contact") else None
         return PlannedMessage("person", template, channel, to, context, suppressed)
 
     def referrer(self, template: str, **context) -> PlannedMessage:
@@ -115,15 +164,18 @@ class _Case:
             return PlannedMessage("referrer", template, "email", {}, context, NO_CONTACT_DETAIL)
         return PlannedMessage("referrer", template, "email", {"email": referrer["email"]}, context)
 
-    def coordinator(self, template: str, **context) -> PlannedMessage:
+    def coordinator(self, template: str, awaiting_triage: str | None = None,
+                    **context) -> PlannedMessage:
         return PlannedMessage("coordinator", template, "email",
                               {"email": self.group["coordinator"]["email"]},
-                              {"reference": self.reference, **context})
+                              {"reference": self.reference, **context},
+                              awaiting_triage=awaiting_triage)
 
     def fire_service(self, template: str, **context) -> PlannedMessage:
         return PlannedMessage("fire_service", template, "email",
                               {"email": self.group["fire_team"]["email"]},
-                              {"reference": self.reference, **context})
+                              {"reference": self.reference, **context},
+                              fire_service_suppression(self.contacts))
 
     def referrer_update(self, update: str, **context) -> PlannedMessage:
         return self.referrer("referrer_update", update=update, **context)
@@ -139,15 +191,26 @@ class _Case:
             return f"{name} at {agency}"
         return name or agency or "someone who cares about you"
 
+    def triage(self) -> dict | None:
+        return (self.contacts.get("triage") or {}).get(triage_key(self.reference))
+
 
 def _referral_received(case: _Case, data: dict) -> list[PlannedMessage]:
-    return [
+    case = case.for_referral(data)
+    triage = case.triage()
+    duplicate = bool(data.get("duplicate_of"))
+    messages = [
         case.referrer("referrer_receipt"),
-        case.coordinator("coordinator_alert", agency=case.agency(),
-                         level=case.contacts.get("level"), cir_max=case.contacts.get("cir_max"),
-                         hfsv_priority=data.get("hfsv_priority")),
-        case.person("person_welcome", referred_by=case.referred_by()),
+        # Held until safety's triage of this referral arrives (or a deadline passes),
+        # so the alert can say how urgent the fire safety visit is.
+        case.coordinator("coordinator_alert", awaiting_triage=None if triage else case.reference,
+                         agency=case.agency(), level=case.contacts.get("level"),
+                         cir_max=case.contacts.get("cir_max"), duplicate=duplicate,
+                         **triage_context(triage)),
     ]
+    if not duplicate:  # a second referral for an open case: the person was welcomed already
+        messages.append(case.person("person_welcome", referred_by=case.referred_by()))
+    return messages
 
 
 def _case_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
@@ -209,14 +272,16 @@ def plan_messages(event_type: str, data: dict, contacts: dict, group: dict,
                   *, today: date | None = None) -> list[PlannedMessage]:
     """The messages an event causes; [] for events that message nobody.
 
-    `today` dates letters and picks upcoming sessions (default: the local date).
-    Person messages for someone marked do-not-contact are still planned, with
+    `today` (the UK date the event happened) dates letters and picks upcoming
+    sessions; default: today in the UK. Person messages that may not go (do
+    not contact, consent withdrawn, no address) are still planned, with
     `suppressed` set, so the service records them rather than dropping them.
+    An erased case plans nothing: there is nobody left to write to.
     """
     planner = _PLANNERS.get(event_type)
-    if planner is None:
+    if planner is None or contacts.get("erased_at"):
         return []
-    return planner(_Case(contacts, group, today or date.today()), data)
+    return planner(_Case(contacts, group, today or datetime.now(UK).date()), data)
 
 
 # --- rendering --------------------------------------------------------------

@@ -1,15 +1,25 @@
-"""What the safety service publishes, and what it reads from referral_received."""
+"""What the safety service publishes, and what it reads from referrals' events.
+
+Readers are tolerant (unknown fields are dropped on load) so referrals can add
+fields; dropping them is also what keeps the narrative, date of birth, email and
+anything else a producer might add out of the safety database.
+Published data never carries personal data or officers' notes: ids, statuses,
+categories and times only.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services.common.envelope import new_event
 
 from .triage import RiskInput
 
 PRODUCER = "safety"
+CONSENT_SCOPES = ("all", "fire_service", "contact")
+# consent_withdrawn scopes that withdraw consent to share with the fire service
+FIRE_SERVICE_SCOPES = frozenset({"all", "fire_service"})
 
 
 class _Tolerant(Schema):
@@ -44,6 +54,14 @@ class CrewPersonView(_Tolerant):
     access_needs = fields.String(load_default=None, allow_none=True)
 
 
+class ConsentView(_Tolerant):
+    share_with_fire_service = fields.Boolean(load_default=False)
+
+
+class RequestedView(_Tolerant):
+    home_fire_safety_visit = fields.Boolean(load_default=False)
+
+
 class ReferralForSafety(_Tolerant):
     """safety's view of referral_received's data (tolerant reader)."""
     referral_id = fields.String(required=True)
@@ -52,15 +70,26 @@ class ReferralForSafety(_Tolerant):
     duplicate_of = fields.String(load_default=None, allow_none=True)
     clutter_image_rating = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     fire_risk = fields.Nested(FireRiskView, required=True)
-    requested = fields.Dict(load_default=dict)
-    consent = fields.Dict(required=True)
+    requested = fields.Nested(RequestedView, load_default=dict)
+    consent = fields.Nested(ConsentView, required=True)
     person = fields.Nested(CrewPersonView, required=True)
 
 
-def risk_input(referral: dict) -> RiskInput:
+class ConsentWithdrawn(_Tolerant):
+    """consent_withdrawn's data; the free-text reason is not read."""
+    scope = fields.String(required=True, validate=validate.OneOf(CONSENT_SCOPES))
+    actor = fields.String(load_default=None, allow_none=True)
+
+
+class CaseErased(_Tolerant):
+    actor = fields.String(load_default=None, allow_none=True)
+
+
+def risk_input(referral: dict, *, consent_withdrawn: bool = False) -> RiskInput:
+    share = referral["consent"]["share_with_fire_service"] and not consent_withdrawn
     return RiskInput(cir=referral["clutter_image_rating"], **referral["fire_risk"],
-                     share_with_fire_service=bool(referral["consent"].get("share_with_fire_service")),
-                     visit_requested=bool(referral["requested"].get("home_fire_safety_visit")))
+                     share_with_fire_service=share,
+                     visit_requested=referral["requested"]["home_fire_safety_visit"])
 
 
 def safety_event(event_type: str, *, case_id: str, correlation_id: str, data: dict) -> dict:
@@ -70,3 +99,27 @@ def safety_event(event_type: str, *, case_id: str, correlation_id: str, data: di
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def visit_status_data(visit: dict, *, actor: str, change: str, **extra) -> dict:
+    """visit_status_changed data from the visit as it is AFTER the change.
+
+    referrals sets the case's whole visit from visit_id/status/priority/due_by,
+    so those four are always present; `change` says what happened
+    (`status`, `priority_raised`, `consent_withdrawn`, `case_erased`).
+    """
+    data = {"visit_id": visit["_id"], "reference": visit["reference"], "status": visit["status"],
+            "priority": visit["priority"], "due_by": iso(visit["due_by"]), "actor": actor,
+            "change": change}
+    if visit.get("scheduled_for"):
+        data["scheduled_for"] = iso(visit["scheduled_for"])
+    if visit.get("outcome"):
+        data["outcome"] = visit["outcome"]
+        data["actions"] = list(visit.get("actions") or [])
+    data.update(extra)
+    return data
+
+
+def visit_overdue_data(visit: dict) -> dict:
+    return {"visit_id": visit["_id"], "reference": visit["reference"], "status": visit["status"],
+            "priority": visit["priority"], "due_by": iso(visit["due_by"])}

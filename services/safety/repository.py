@@ -1,18 +1,29 @@
-"""Safety storage: one assessment per referral, holding the HFSV request when one is raised."""
+"""Safety storage: one assessment per referral, holding the HFSV request when one is raised,
+and the privacy requests (consent withdrawn, case erased) each case has received."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import pymongo
+from pymongo.errors import DuplicateKeyError
 
 from services.common.envelope import utcnow
 from services.common.idempotency import insert_once
 from services.common.mongo import Repository
 from services.common.outbox import outbox_fields, with_outbox
 
-PRIORITY_RANK = {"very_high": 0, "high": 1, "medium": 2, "low": 3}
+from .lifecycle import OPEN_STATUSES
+
+# What GET /visits and the officer moves never read back.
+_INTERNAL = {"outbox": 0, "applied_events": 0}
 
 
 class StaleVisit(Exception):
     """The visit changed since it was read (optimistic concurrency)."""
+
+
+class ActiveVisitExists(Exception):
+    """Another visit of the case became active meanwhile (the `active_slot` unique index)."""
 
 
 class VisitRepository(Repository):
@@ -22,19 +33,51 @@ class VisitRepository(Repository):
     def assessments(self):
         return self.db["assessments"]
 
+    @property
+    def privacy_requests(self):
+        return self.db["privacy_requests"]
+
     def ensure_indexes(self) -> None:
         self.assessments.create_index("source_event_id", unique=True)
+        self.assessments.create_index("active_slot", unique=True)  # one active visit per case
         self.assessments.create_index("case_id")
         self.assessments.create_index([("raised", 1), ("status", 1), ("priority_rank", 1), ("due_by", 1)])
+        self.assessments.create_index([("overdue_notified", 1), ("due_by", 1)])
         self.assessments.create_index("outbox_pending")
+        self.privacy_requests.create_index("case_id")
 
+    # -- assessments and visits ------------------------------------------
     def record_assessment(self, assessment: dict, events: list[dict]) -> bool:
-        """Store a triage decision and its events once per referral_received event."""
-        return insert_once(self.assessments, {**assessment, **outbox_fields(events), "version": 1,
-                                              "created_at": utcnow(), "updated_at": utcnow()})
+        """Store a triage decision and its events once per referral_received event.
+
+        False if this event was recorded before; ActiveVisitExists if it raises a
+        visit while the case already has an active one.
+        """
+        now = utcnow()
+        try:
+            self.assessments.insert_one({**assessment, **outbox_fields(events), "version": 1,
+                                         "applied_events": [], "created_at": now, "updated_at": now})
+            return True
+        except DuplicateKeyError:
+            # the server does not say which unique index refused it: look
+            if self.assessment_for_event(assessment["source_event_id"]) is not None:
+                return False
+            raise ActiveVisitExists(assessment["case_id"]) from None
+
+    def assessment_for_event(self, source_event_id: str) -> dict | None:
+        return self.assessments.find_one({"source_event_id": source_event_id}, {"_id": 1})
+
+    def active_visit(self, case_id: str) -> dict | None:
+        return self.assessments.find_one({"active_slot": case_id}, {"outbox": 0})
+
+    def get_assessment(self, assessment_id: str) -> dict | None:
+        return self.assessments.find_one({"_id": assessment_id}, {"outbox": 0})
+
+    def assessments_of_case(self, case_id: str) -> list[dict]:
+        return list(self.assessments.find({"case_id": case_id}, {"outbox": 0}))
 
     def get_visit(self, visit_id: str) -> dict | None:
-        return self.assessments.find_one({"_id": visit_id, "raised": True}, {"outbox": 0})
+        return self.assessments.find_one({"_id": visit_id, "raised": True}, _INTERNAL)
 
     def list_visits(self, *, status=None, priority=None) -> list[dict]:
         query = {"raised": True}
@@ -42,12 +85,48 @@ class VisitRepository(Repository):
             query["status"] = status
         if priority:
             query["priority"] = priority
-        return list(self.assessments.find(query, {"outbox": 0})
+        return list(self.assessments.find(query, _INTERNAL)
                     .sort([("priority_rank", pymongo.ASCENDING), ("due_by", pymongo.ASCENDING)]))
 
-    def change_visit(self, visit_id: str, version: int, changes: dict, events: list[dict]) -> None:
-        result = self.assessments.update_one(
-            {"_id": visit_id, "version": version},
-            with_outbox({"$set": {**changes, "updated_at": utcnow()}, "$inc": {"version": 1}}, events))
+    def change_visit(self, visit_id: str, version: int, changes: dict, events: list[dict],
+                     applied_event: str | None = None) -> None:
+        """Write `changes` and their events only if nobody changed the visit since `version`.
+
+        `applied_event` records an upstream event in the same write, so its
+        redelivery finds it there and changes nothing.
+        """
+        doc_filter = {"_id": visit_id, "version": version}
+        update = {"$set": {**changes, "updated_at": utcnow()}, "$inc": {"version": 1}}
+        if applied_event:
+            doc_filter["applied_events"] = {"$ne": applied_event}
+            update["$push"] = {"applied_events": applied_event}
+        result = self.assessments.update_one(doc_filter, with_outbox(update, events))
         if not result.matched_count:
             raise StaleVisit(visit_id)
+
+    # -- overdue ------------------------------------------------------------
+    def overdue_candidates(self, now: datetime, limit: int = 100) -> list[dict]:
+        return list(self.assessments.find(
+            {"raised": True, "overdue_notified": False, "status": {"$in": sorted(OPEN_STATUSES)},
+             "due_by": {"$lt": now}}, {"outbox": 0, "applied_events": 0}).limit(limit))
+
+    def claim_overdue(self, visit: dict, event: dict, now: datetime) -> bool:
+        """Mark the visit overdue with its visit_overdue event in one conditional write.
+
+        Only one replica's write can match `overdue_notified: False`, so the event
+        is stored (and so published) exactly once. `version` in the filter means
+        the event describes the visit as it is; the version is not bumped, so an
+        officer's move in flight is not refused because of this.
+        """
+        result = self.assessments.update_one(
+            {"_id": visit["_id"], "version": visit["version"], "overdue_notified": False},
+            with_outbox({"$set": {"overdue_notified": True, "overdue_notified_at": now}}, [event]))
+        return result.modified_count == 1
+
+    # -- privacy requests -----------------------------------------------------
+    def record_privacy_request(self, request: dict) -> bool:
+        """Keep a consent withdrawal or erasure (its _id is the event id); False if kept before."""
+        return insert_once(self.privacy_requests, {**request, "recorded_at": utcnow()})
+
+    def privacy_requests_for(self, case_id: str) -> list[dict]:
+        return list(self.privacy_requests.find({"case_id": case_id}).sort("occurred_at", pymongo.ASCENDING))

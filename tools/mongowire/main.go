@@ -1,32 +1,68 @@
 // mongowire runs FerretDB v1 (SQLite backend) as the local MongoDB-wire server
-// for development and tests. It embeds FerretDB as a library because the
-// `go install`-ed ferretdb binary panics on its missing build/version.txt.
+// for development and tests.
+//
+// Two things it adds to a plain FerretDB:
+//   - It embeds FerretDB as a library: the `go install`-ed ferretdb binary
+//     panics on its missing build/version.txt.
+//   - It serialises write commands. FerretDB v1 applies an update (and
+//     findAndModify) as "read the document, change it in Go, write it back"
+//     without a lock, so two concurrent updates filtered on the same version
+//     both match, and two claims both win. MongoDB updates one document
+//     atomically, and the services rely on that (optimistic concurrency,
+//     outbox and message claims), so a small proxy in front of FerretDB lets
+//     one write command through at a time. Reads are not held up.
 package main
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"flag"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
+
+const (
+	opMsg       = 2013
+	moreToCome  = 1 << 1
+	maxMsgBytes = 48 * 1024 * 1024
+)
+
+// Commands that never change data: everything else takes the write lock.
+var readCommands = map[string]bool{
+	"find": true, "getMore": true, "aggregate": true, "count": true, "distinct": true,
+	"hello": true, "isMaster": true, "ismaster": true, "ping": true, "buildInfo": true,
+	"buildinfo": true, "listCollections": true, "listIndexes": true, "listDatabases": true,
+	"killCursors": true, "endSessions": true, "dbStats": true, "collStats": true,
+	"serverStatus": true, "getParameter": true, "whatsmyuri": true, "connectionStatus": true,
+	"getLog": true, "hostInfo": true, "saslStart": true, "saslContinue": true,
+}
+
+var writeLock sync.Mutex
 
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data-dir", "data", "directory for the SQLite files")
 	flag.Parse()
 
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
-		slog.Error("cannot create data dir", "error", err)
+		logger.Error("cannot create data dir", "error", err)
 		os.Exit(1)
 	}
+	socket := filepath.Join(*dataDir, "ferretdb.sock")
+	_ = os.Remove(socket)
 
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Listener:  ferretdb.ListenerConfig{Unix: socket},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + *dataDir + "/",
@@ -38,9 +74,127 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger.Warn("mongowire listening", "uri", f.MongoDBURI())
-	if err := f.Run(ctx); err != nil {
-		logger.Error("FerretDB stopped", "error", err)
+	go func() {
+		if err := f.Run(ctx); err != nil {
+			logger.Error("FerretDB stopped", "error", err)
+		}
+		stop()
+	}()
+
+	front, err := net.Listen("tcp", *listen)
+	if err != nil {
+		logger.Error("cannot listen", "addr", *listen, "error", err)
 		os.Exit(1)
 	}
+	go func() {
+		<-ctx.Done()
+		front.Close()
+	}()
+	logger.Warn("mongowire listening", "addr", *listen)
+	for {
+		client, err := front.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			logger.Error("accept failed", "error", err)
+			continue
+		}
+		go serve(client, socket, logger)
+	}
+}
+
+// serve relays one client connection to FerretDB, request by request.
+func serve(client net.Conn, socket string, logger *slog.Logger) {
+	defer client.Close()
+	backend, err := net.Dial("unix", socket)
+	if err != nil {
+		logger.Error("cannot reach FerretDB", "error", err)
+		return
+	}
+	defer backend.Close()
+
+	for {
+		request, err := readMessage(client)
+		if err != nil {
+			return
+		}
+		write := !readCommands[commandName(request)]
+		if write {
+			writeLock.Lock()
+		}
+		err = relay(request, client, backend)
+		if write {
+			writeLock.Unlock()
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				logger.Warn("relay failed", "error", err)
+			}
+			return
+		}
+	}
+}
+
+// relay sends one request and copies its replies (several while the server says moreToCome).
+func relay(request []byte, client, backend net.Conn) error {
+	if _, err := backend.Write(request); err != nil {
+		return err
+	}
+	if flags(request)&moreToCome != 0 {
+		return nil // the client expects no reply
+	}
+	for {
+		reply, err := readMessage(backend)
+		if err != nil {
+			return err
+		}
+		if _, err := client.Write(reply); err != nil {
+			return err
+		}
+		if flags(reply)&moreToCome == 0 {
+			return nil
+		}
+	}
+}
+
+func readMessage(r io.Reader) ([]byte, error) {
+	var header [4]byte
+	if _, err := io.ReadFull(r, header[:]); err != nil {
+		return nil, err
+	}
+	size := int(binary.LittleEndian.Uint32(header[:]))
+	if size < 16 || size > maxMsgBytes {
+		return nil, errors.New("bad message length")
+	}
+	msg := make([]byte, size)
+	copy(msg, header[:])
+	if _, err := io.ReadFull(r, msg[4:]); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+func opCode(msg []byte) uint32 { return binary.LittleEndian.Uint32(msg[12:16]) }
+
+func flags(msg []byte) uint32 {
+	if opCode(msg) != opMsg || len(msg) < 20 {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(msg[16:20])
+}
+
+// commandName is the first key of an OP_MSG body section ("" when unknown: treated as a write).
+func commandName(msg []byte) string {
+	if opCode(msg) != opMsg || len(msg) < 26 || msg[20] != 0 {
+		return ""
+	}
+	// msg[21:25] is the document length, msg[25] the first element's type, then its name
+	start := 26
+	for end := start; end < len(msg); end++ {
+		if msg[end] == 0 {
+			return string(msg[start:end])
+		}
+	}
+	return ""
 }

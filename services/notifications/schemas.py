@@ -1,0 +1,106 @@
+"""What the notifications service reads and publishes: query, delivery log, group details."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, validate
+
+from .messages import AUDIENCES, CHANNELS
+
+STATUSES = ("pending", "sent", "failed", "suppressed")
+
+
+# --- HTTP ---------------------------------------------------------------------
+
+class NotificationsQuerySchema(Schema):
+    """``GET /notifications`` query string."""
+
+    class Meta:
+        unknown = RAISE
+
+    case_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class _ResponseSchema(Schema):
+    class Meta:
+        # responses may gain fields (API.md), so no additionalProperties=false
+        unknown = EXCLUDE
+
+
+class NotificationEntrySchema(_ResponseSchema):
+    notification_id = fields.String(required=True, metadata={"example": "9b1d…:person_welcome:person"})
+    case_id = fields.String(required=True)
+    audience = fields.String(required=True, validate=validate.OneOf(AUDIENCES))
+    template = fields.String(required=True, metadata={"example": "person_welcome"})
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    attempts = fields.Integer(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    next_attempt_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "when a pending message goes next "
+                                                  "(quiet hours, backoff, waiting for triage)"})
+    sent_at = fields.AwareDateTime(allow_none=True)
+    suppressed_reason = fields.String(
+        allow_none=True, validate=validate.OneOf(
+            ("do_not_contact", "consent_withdrawn", "no_contact_detail", "case_erased")))
+    last_error = fields.String(allow_none=True)
+
+
+class NotificationLogSchema(_ResponseSchema):
+    items = fields.List(fields.Nested(NotificationEntrySchema), required=True)
+
+
+# --- group details (GROUP_DETAILS_PATH), checked when the service starts ---------
+
+class _Strict(Schema):
+    class Meta:
+        unknown = INCLUDE  # a deployment may add notes; what the templates use must be right
+
+
+def _text(**kwargs):
+    return fields.String(required=True, validate=validate.Length(min=1), **kwargs)
+
+
+class CoordinatorSchema(_Strict):
+    name = _text()
+    phone = _text()
+    email = fields.Email(required=True)
+
+
+class OnlineSchema(_Strict):
+    how_often = _text()
+    platform = _text()
+    link = fields.Url(required=True, schemes={"https", "http"})
+
+
+class FaceToFaceSchema(_Strict):
+    how_often = _text()
+    venue = _text()
+
+
+class HuddleSchema(_Strict):
+    name = _text()
+    number = _text()
+
+
+class SessionSchema(_Strict):
+    date = fields.Date(required=True)
+    time = _text()
+    format = fields.String(required=True, validate=validate.OneOf(("online", "face_to_face")))
+
+
+class FireTeamSchema(_Strict):
+    name = _text()
+    email = fields.Email(required=True)
+
+
+class GroupSchema(_Strict):
+    name = _text()
+    coordinator = fields.Nested(CoordinatorSchema, required=True)
+    call_within_working_days = fields.Integer(required=True, strict=True,
+                                              validate=validate.Range(min=1, max=30))
+    online = fields.Nested(OnlineSchema, required=True)
+    face_to_face = fields.Nested(FaceToFaceSchema, required=True)
+    huddle = fields.Nested(HuddleSchema, required=True)
+    next_sessions = fields.List(fields.Nested(SessionSchema), required=True)
+    fire_safety_check_url = fields.Url(required=True, schemes={"https", "http"})
+    fire_team = fields.Nested(FireTeamSchema, required=True)
+    agencies = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)

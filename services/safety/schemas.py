@@ -1,0 +1,162 @@
+"""Every marshmallow schema of the safety HTTP API (API.md, Safety service).
+
+Load side (request bodies and the list query) rejects unknown fields; dump side
+(responses) is also what filters a stored visit down to what a crew may see, so
+a field that is not declared here never leaves the service.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from marshmallow import RAISE, EXCLUDE, Schema, ValidationError, fields, validate, validates
+
+from services.common.envelope import utcnow
+
+from .lifecycle import OUTCOME_STATUSES, VisitStatus
+from .triage import RISK_FLAGS, VISIT_PRIORITIES
+
+VISIT_STATUSES = tuple(status.value for status in VisitStatus)
+OUTCOMES = tuple(sorted(status.value for status in OUTCOME_STATUSES))
+NOTES_MAX = 2000
+# A booking further ahead than this is almost certainly a typo in the year.
+SCHEDULE_HORIZON = timedelta(days=366)
+
+# What a crew can record having done on a visit (LFB HFSV practice).
+ACTION_CODES = (
+    "smoke_alarm_fitted",
+    "smoke_alarm_tested",
+    "heat_alarm_fitted",
+    "deaf_alerter_fitted",
+    "fire_safety_advice_given",
+    "escape_plan_agreed",
+    "clutter_reduction_advice_given",
+    "smoking_safety_advice_given",
+    "oxygen_safety_advice_given",
+    "fire_retardant_bedding_supplied",
+    "fire_retardant_throw_supplied",
+    "misting_system_assessment_requested",
+    "safeguarding_referral_made",
+    "partner_agency_referral_made",
+    "leaflet_left",
+)
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """Timezone-aware, published in UTC; a naive value (if any) is taken as UTC."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(default_timezone=timezone.utc, **kwargs)
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+def _one_of(choices, **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.OneOf(choices, error="must be one of: {choices}"), **kwargs)
+
+
+# --- request schemas -----------------------------------------------------------
+
+
+class _StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE  # a misspelt field must fail loudly, not vanish
+
+
+class VisitsQuerySchema(_StrictSchema):
+    """``GET /visits`` query string."""
+
+    status = _one_of(VISIT_STATUSES)
+    priority = _one_of(VISIT_PRIORITIES)
+
+
+class AcknowledgeRequestSchema(_StrictSchema):
+    """``POST /visits/{visit_id}/acknowledge``: no fields; the body may be omitted."""
+
+
+class ScheduleRequestSchema(_StrictSchema):
+    """``POST /visits/{visit_id}/schedule``."""
+
+    scheduled_for = UtcDateTime(required=True, metadata={"example": "2026-12-01T10:00:00+00:00"})
+
+    @validates("scheduled_for")
+    def _in_the_future(self, value: datetime, **kwargs: Any) -> None:
+        now = utcnow()
+        if value < now:
+            raise ValidationError("must not be in the past")
+        if value > now + SCHEDULE_HORIZON:
+            raise ValidationError("must be within a year from now")
+
+
+class OutcomeRequestSchema(_StrictSchema):
+    """``POST /visits/{visit_id}/outcome``. Notes stay in the safety service: never in an event."""
+
+    outcome = _one_of(OUTCOMES, required=True)
+    actions = fields.List(_one_of(ACTION_CODES), load_default=list)
+    notes = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Length(max=NOTES_MAX, error="must be at most {max} characters"))
+
+    @validates("actions")
+    def _no_repeats(self, value: list[str], **kwargs: Any) -> None:
+        if len(set(value)) != len(value):
+            raise ValidationError("must not repeat an action")
+
+
+# --- response schemas (dump side) ----------------------------------------------
+
+
+class _ResponseSchema(Schema):
+    class Meta:
+        # Not RAISE: that would publish additionalProperties=false, and API.md lets responses gain fields.
+        unknown = EXCLUDE
+
+
+class CrewAddressSchema(_ResponseSchema):
+    line1 = fields.String(required=True)
+    line2 = fields.String(allow_none=True)
+    town = fields.String(required=True)
+    postcode = fields.String(required=True)
+
+
+class CrewPersonSchema(_ResponseSchema):
+    """The minimum a crew needs to find and reach the person (DOMAIN.md)."""
+
+    name = fields.String(required=True)
+    address = fields.Nested(CrewAddressSchema, required=True)
+    phone = fields.String(required=True, allow_none=True)
+    preferred_contact = fields.String(required=True, allow_none=True)
+    access_needs = fields.String(required=True, allow_none=True)
+
+
+class VisitRiskSchema(_ResponseSchema):
+    cir_max = fields.Integer(required=True, validate=validate.Range(min=1, max=9))
+    flags = fields.List(_one_of(sorted(RISK_FLAGS)), required=True)
+
+
+class VisitSchema(_ResponseSchema):
+    """A visit as an officer or coordinator sees it; `person` is null once consent is withdrawn or the case erased."""
+
+    visit_id = fields.String(required=True, attribute="_id")
+    case_id = fields.String(required=True)
+    reference = fields.String(required=True, metadata={"example": "HRW-2026-000123"})
+    priority = _one_of(VISIT_PRIORITIES, required=True)
+    status = _one_of(VISIT_STATUSES, required=True)
+    due_by = UtcDateTime(required=True)
+    overdue = fields.Boolean(required=True, attribute="overdue_notified")
+    rule = fields.String(required=True, metadata={"description": "The triage rule that set the priority"})
+    person = fields.Nested(CrewPersonSchema, required=True, allow_none=True)
+    risk = fields.Nested(VisitRiskSchema, required=True)
+    scheduled_for = UtcDateTime(allow_none=True)
+    outcome = _one_of(OUTCOMES, allow_none=True)
+    actions = fields.List(_one_of(ACTION_CODES))
+    notes = fields.String(allow_none=True)
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
+
+
+class VisitListSchema(_ResponseSchema):
+    items = fields.List(fields.Nested(VisitSchema), required=True)

@@ -22,7 +22,7 @@ PERSONAL_KEYS = frozenset({
 REDACTED = "[redacted]"
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_PHONE = re.compile(r"(?:\+44\s?|\b0)(?:\d[\s-]?){9,10}\b")
+_PHONE = re.compile(r"(?:\+44\s?|\b0)\d(?:[\s-]?\d){8,9}\b")
 _POSTCODE = re.compile(r"\b(GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})\b", re.IGNORECASE)
 _DATE = re.compile(r"\b(19|20)\d\d-\d\d-\d\d\b(?!T)")
 
@@ -98,10 +98,21 @@ _SHARED = [
 ]
 
 
+class _JsonFormatter(structlog.stdlib.ProcessorFormatter):
+    def format(self, record):
+        # ProcessorFormatter rewrites msg/args and clears exc_info on the shared
+        # record; restore them so every other handler sees the original.
+        saved = record.msg, record.args, record.exc_info, record.exc_text
+        try:
+            return super().format(record)
+        finally:
+            record.msg, record.args, record.exc_info, record.exc_text = saved
+
+
 def json_formatter() -> logging.Formatter:
     """A stdlib formatter that renders foreign (nameko, kombu) records like ours."""
-    return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_SHARED + [structlog.stdlib.ExtraAdder()],
+    return _JsonFormatter(
+        foreign_pre_chain=_SHARED,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             format_exception_safely,

@@ -5,6 +5,7 @@ import json
 
 import pika
 
+from services.common.config import pika_uri
 from services.common.consumer import DEAD_LETTERS
 from services.common.envelope import utcnow
 from services.common.mongo import connect
@@ -29,7 +30,7 @@ def replay(settings, service, dead_letter_id):
     doc = collection.find_one({"_id": dead_letter_id, "replayed_at": None})
     if doc is None:
         raise ValueError(f"no parked event {dead_letter_id} in {service}")
-    connection = pika.BlockingConnection(pika.URLParameters(settings.amqp_uri))
+    connection = pika.BlockingConnection(pika.URLParameters(pika_uri(settings.amqp_uri)))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
@@ -45,10 +46,22 @@ def replay(settings, service, dead_letter_id):
 
 
 def retry_notification(settings, notification_id):
+    """Queue a failed message to be sent again by the running service.
+
+    Attempts keep counting (the delivery log shows them all); the retry budget
+    starts afresh. A message whose case was erased has nothing left to send.
+    """
     db = _db(settings, "notifications")
+    now = utcnow()
     result = db["notifications"].update_one(
-        {"_id": notification_id, "status": "failed"},
-        {"$set": {"status": "pending", "next_attempt_at": utcnow(), "attempts": 0,
-                  "updated_at": utcnow()}})
-    if not result.matched_count:
-        raise ValueError(f"no failed notification {notification_id}")
+        {"_id": notification_id, "status": "failed", "erased_at": None},
+        {"$set": {"status": "pending", "next_attempt_at": now, "round_attempts": 0,
+                  "lease_until": None, "lease_token": None, "requeued_at": now, "updated_at": now}})
+    if result.matched_count:
+        return
+    doc = db["notifications"].find_one({"_id": notification_id}, {"status": 1, "erased_at": 1})
+    if doc is None:
+        raise ValueError(f"no notification {notification_id}")
+    if doc.get("erased_at"):
+        raise ValueError(f"notification {notification_id} belongs to an erased case")
+    raise ValueError(f"notification {notification_id} is {doc['status']}; only a failed one can be retried")

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import pika
 import requests
 
-from services.common.config import SERVICES, Settings
+from services.common.config import SERVICES, Settings, pika_uri
 from services.common.mongo import connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +88,7 @@ def _port_open(host: str, port: int) -> bool:
 # -- RabbitMQ ---------------------------------------------------------------------
 def broker_answers(amqp_uri: str) -> bool:
     try:
-        params = pika.URLParameters(amqp_uri)
+        params = pika.URLParameters(pika_uri(amqp_uri))
         params.socket_timeout = params.blocked_connection_timeout = 2
         params.connection_attempts = 1
         pika.BlockingConnection(params).close()

@@ -14,6 +14,11 @@ def env(name: str, default: str) -> str:
     return value or default
 
 
+def pika_uri(amqp_uri: str) -> str:
+    """kombu accepts `pyamqp://`; pika only `amqp://`."""
+    return "amqp://" + amqp_uri[len("pyamqp://"):] if amqp_uri.startswith("pyamqp://") else amqp_uri
+
+
 @dataclass(frozen=True)
 class Settings:
     amqp_uri: str

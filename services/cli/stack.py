@@ -187,7 +187,18 @@ def nameko_executable() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("nameko") or "nameko")
 
 
+def declare_queues(settings: Settings) -> None:
+    from services.common.topology import declare_topology
+    from services.notifications.service import NotificationsService
+    from services.referrals.service import ReferralsService
+    from services.safety.service import SafetyService
+
+    count = declare_topology(settings.amqp_uri, (ReferralsService, SafetyService, NotificationsService))
+    say(f"declared {count} event queues, so no event is published before its consumer's queue exists")
+
+
 def start_services(settings: Settings) -> None:
+    declare_queues(settings)
     env = {"REFHUB_DATA_DIR": str(settings.data_dir), "MONGO_URI": settings.effective_mongo_uri,
            "PYTHONWARNINGS": "ignore"}
     for service in SERVICES:

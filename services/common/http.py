@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 
 from marshmallow import ValidationError
+from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from .auth import Forbidden, Principal, Unauthenticated, require_role
@@ -162,3 +163,12 @@ def api(*, roles=None, auth: bool = True):
             return response
         return endpoint
     return decorator
+
+
+class JsonFallbackRoute:
+    """Mixin for a service: unknown routes and methods answer in JSON too, not werkzeug's HTML."""
+
+    @http("GET,POST,PUT,PATCH,DELETE,OPTIONS", "/<path:unknown>")
+    def unknown_route(self, request, unknown):
+        return json_response({"error": "not_found",
+                              "message": f"no route {request.method} /{unknown}; see /openapi.json"}, 404)

@@ -8,7 +8,7 @@ from services.common.auth import ApiKeys, Forbidden
 from services.common.consumer import DeliveryRetry, consumes
 from services.common.envelope import utcnow
 from services.common.health import health_response
-from services.common.http import NotFound, api, json_response, read_json, register_error
+from services.common.http import JsonFallbackRoute, NotFound, api, json_response, read_json, register_error
 from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore, storable
 from services.common.outbox import EventPublisher
@@ -27,7 +27,7 @@ register_error(IllegalTransition, 409, "illegal_transition")
 register_error(StaleCase, 409, "conflict")
 
 
-class ReferralsService:
+class ReferralsService(JsonFallbackRoute):
     name = "referrals"
 
     store = MongoStore(CaseRepository)

@@ -87,3 +87,11 @@ def test_health_answers_when_broker_and_database_do(referrals):
     response = requests.get(f"{base}/health", timeout=10)
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/nope"), ("DELETE", "/referrals"), ("PUT", "/cases/x")])
+def test_unknown_routes_answer_in_json(referrals, method, path):
+    base, _ = referrals
+    response = requests.request(method, f"{base}{path}", timeout=10)
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"

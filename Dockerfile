@@ -13,4 +13,5 @@ RUN pip install --no-cache-dir . \
 
 USER refhub
 ENV REFHUB_DATA_DIR=/data SERVICE=referrals
-CMD ["sh", "-c", "exec nameko run --config config/${SERVICE}.yaml services.${SERVICE}.service"]
+ENV SERVICE_CLASS=ReferralsService
+CMD ["sh", "-c", "exec nameko run --config config/${SERVICE}.yaml services.${SERVICE}.service:${SERVICE_CLASS}"]

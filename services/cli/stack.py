@@ -182,6 +182,11 @@ def service_healthy(settings: Settings, service: str) -> bool:
         return False
 
 
+def service_path(service: str) -> str:
+    """`module:Class`, explicit, so a mixin imported into the module is not taken for a service."""
+    return f"services.{service}.service:{service.capitalize()}Service"
+
+
 def nameko_executable() -> str:
     candidate = Path(sys.executable).parent / "nameko"
     return str(candidate) if candidate.exists() else (shutil.which("nameko") or "nameko")
@@ -206,7 +211,7 @@ def start_services(settings: Settings) -> None:
             say(f"{service} is already running")
             continue
         _spawn(settings, service, [nameko_executable(), "run", "--config", f"config/{service}.yaml",
-                                   f"services.{service}.service"], env)
+                                   service_path(service)], env)
         say(f"starting {service} on port {settings.ports[service]} "
             f"(log: {settings.data_dir / 'logs' / (service + '.log')})")
     for service in SERVICES:

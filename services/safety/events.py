@@ -113,7 +113,7 @@ def visit_status_data(visit: dict, *, actor: str, change: str, **extra) -> dict:
             "change": change}
     if visit.get("scheduled_for"):
         data["scheduled_for"] = iso(visit["scheduled_for"])
-    if visit.get("outcome"):
+    if visit.get("outcome") and visit.get("outcome") == visit["status"]:  # not a past no_access
         data["outcome"] = visit["outcome"]
         data["actions"] = list(visit.get("actions") or [])
     data.update(extra)

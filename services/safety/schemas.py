@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from marshmallow import RAISE, EXCLUDE, Schema, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
 
 from services.common.envelope import utcnow
 
@@ -81,7 +81,8 @@ class AcknowledgeRequestSchema(_StrictSchema):
 class ScheduleRequestSchema(_StrictSchema):
     """``POST /visits/{visit_id}/schedule``."""
 
-    scheduled_for = UtcDateTime(required=True, metadata={"example": "2026-12-01T10:00:00+00:00"})
+    # AwareDateTime without a default zone: a time without an offset is ambiguous, so refused
+    scheduled_for = fields.AwareDateTime(required=True, metadata={"example": "2026-12-01T10:00:00+00:00"})
 
     @validates("scheduled_for")
     def _in_the_future(self, value: datetime, **kwargs: Any) -> None:
@@ -138,7 +139,10 @@ class VisitRiskSchema(_ResponseSchema):
 
 
 class VisitSchema(_ResponseSchema):
-    """A visit as an officer or coordinator sees it; `person` is null once consent is withdrawn or the case erased."""
+    """A visit as an officer or coordinator sees it.
+
+    `person` is null once consent to share is withdrawn or the case is erased.
+    """
 
     visit_id = fields.String(required=True, attribute="_id")
     case_id = fields.String(required=True)
@@ -150,10 +154,12 @@ class VisitSchema(_ResponseSchema):
     rule = fields.String(required=True, metadata={"description": "The triage rule that set the priority"})
     person = fields.Nested(CrewPersonSchema, required=True, allow_none=True)
     risk = fields.Nested(VisitRiskSchema, required=True)
-    scheduled_for = UtcDateTime(allow_none=True)
-    outcome = _one_of(OUTCOMES, allow_none=True)
-    actions = fields.List(_one_of(ACTION_CODES))
-    notes = fields.String(allow_none=True)
+    scheduled_for = UtcDateTime(required=True, allow_none=True)
+    outcome = _one_of(OUTCOMES, required=True, allow_none=True,
+                      metadata={"description": "The last outcome recorded (a no_access stays after rebooking)"})
+    actions = fields.List(_one_of(ACTION_CODES), required=True)
+    notes = fields.String(required=True, allow_none=True,
+                          metadata={"description": "Officers' notes; kept in the safety service only"})
     created_at = UtcDateTime(required=True)
     updated_at = UtcDateTime(required=True)
 

@@ -19,6 +19,7 @@ PRIORITY_RANK = {priority: rank for rank, priority in enumerate(PRIORITIES)}  # 
 REASON_VISIT_ALREADY_OPEN = "visit_already_open"
 REASON_CASE_ERASED = "case_erased"
 
+
 def is_active(visit: dict | None) -> bool:
     """Raised and not finished: the one visit a case may have at a time.
 

@@ -62,14 +62,25 @@ class EmailChannel:
                                     context=ssl_lib.create_default_context())
         return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
 
-    def send(self, to_email: str, subject: str, text: str, html: str | None = None) -> str:
-        """Send one email; returns its Message-ID."""
+    def send(self, to_email: str, subject: str, text: str, html: str | None = None,
+             message_id: str | None = None) -> str:
+        """Send one email; returns its Message-ID.
+
+        A given `message_id` (letters, digits, '-', '_') makes the Message-ID
+        stable, so a message re-sent after a crash can be recognised as the same.
+        """
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = to_email
         message["Subject"] = subject
         message["Date"] = formatdate(localtime=False)
-        message_id = make_msgid(domain=self.sender.rpartition("@")[2].strip("> ") or None)
+        domain = self.sender.rpartition("@")[2].strip("> ") or None
+        if message_id:
+            if not _LETTER_ID.match(message_id):
+                raise ValueError("message_id must be letters, digits, '-' or '_'")
+            message_id = f"<{message_id}@{domain or 'localhost'}>"
+        else:
+            message_id = make_msgid(domain=domain)
         message["Message-ID"] = message_id
         message.set_content(text)
         if html is not None:
@@ -106,13 +117,20 @@ class SmsChannel:
         self.sender = sender
         self.timeout = timeout
 
-    def send(self, to_phone: str, text: str) -> str:
-        """Send one SMS; returns the provider's message id."""
+    def send(self, to_phone: str, text: str, message_id: str | None = None) -> str:
+        """Send one SMS; returns the provider's message id.
+
+        `message_id` goes as an Idempotency-Key header, so a provider that
+        honours it does not text the person twice when we re-send after a crash.
+        """
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        if message_id:
+            headers["Idempotency-Key"] = message_id
         try:
             response = requests.post(
                 self.endpoint,
                 json={"to": to_phone, "from": self.sender, "text": text},
-                headers={"Authorization": f"Bearer {self.api_key}"},
+                headers=headers,
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:  # connection errors and timeouts

@@ -15,6 +15,7 @@ from pathlib import Path
 from nameko.extensions import DependencyProvider
 
 from .channels import EmailChannel, LetterChannel, SmsChannel
+from .quiet_hours import parse_quiet_hours
 
 
 def _write_atomically(path: Path, content: str) -> str:
@@ -48,9 +49,15 @@ class DropFolderSms:
 
 
 class Channels(DependencyProvider):
-    """Config: SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS, SMTP_SSL,
+    """The channels and when to use them.
+
+    Config: SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS, SMTP_SSL,
     MAIL_FROM, SMS_ENDPOINT, SMS_API_KEY, SMS_SENDER, LETTER_DIR, DROP_DIR,
-    NOTIFY_MAX_ATTEMPTS, NOTIFY_BACKOFF_SECONDS."""
+    NOTIFY_MAX_ATTEMPTS, NOTIFY_BACKOFF_SECONDS, NOTIFY_SEND_LEASE_SECONDS,
+    QUIET_HOURS ("20:00-09:00", UK time; empty or absent: none),
+    NOTIFY_TRIAGE_WAIT_SECONDS (how long a coordinator alert waits for HFSV triage).
+    Bad values stop the service at start.
+    """
 
     def setup(self):
         c = self.container.config
@@ -70,15 +77,35 @@ class Channels(DependencyProvider):
         else:
             self.sms = DropFolderSms(drop / "sms")
         self.letter = LetterChannel(c.get("LETTER_DIR") or data_dir / "letters")
-        self.max_attempts = int(c.get("NOTIFY_MAX_ATTEMPTS") or 5)
-        self.backoff = float(c.get("NOTIFY_BACKOFF_SECONDS") or 30)
+        # where receipts may be files holding personal data (erasure deletes them)
+        self.folders = tuple(Path(f).resolve() for f in (drop, self.letter.folder))
+        self.max_attempts = int(_setting(c, "NOTIFY_MAX_ATTEMPTS", 5))
+        self.backoff = float(_setting(c, "NOTIFY_BACKOFF_SECONDS", 30))
+        self.send_lease = timedelta(seconds=float(_setting(c, "NOTIFY_SEND_LEASE_SECONDS", 120)))
+        self.triage_wait = timedelta(seconds=float(_setting(c, "NOTIFY_TRIAGE_WAIT_SECONDS", 60)))
+        self.quiet_hours = parse_quiet_hours(c.get("QUIET_HOURS"))
+        if self.max_attempts < 1 or self.backoff <= 0:
+            raise ValueError("NOTIFY_MAX_ATTEMPTS must be at least 1 and NOTIFY_BACKOFF_SECONDS above 0")
 
     def backoff_for(self, attempts: int) -> timedelta:
         """Exponential: backoff, 2x, 4x, ... capped at one hour."""
         return timedelta(seconds=min(3600.0, self.backoff * 2 ** max(0, attempts - 1)))
 
+    def holds_file(self, receipt) -> Path | None:
+        """The receipt as a file in one of our folders, else None."""
+        if not isinstance(receipt, str) or receipt.startswith("<"):
+            return None
+        path = Path(receipt).resolve()
+        return path if any(path.is_relative_to(f) for f in self.folders) else None
+
     def get_dependency(self, worker_ctx):
         return self
+
+
+def _setting(config, key, default):
+    # an empty environment variable means "use the default"; 0 stays 0
+    value = config.get(key)
+    return default if value is None or str(value).strip() == "" else value
 
 
 def _truthy(value) -> bool:

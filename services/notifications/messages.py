@@ -230,6 +230,8 @@ def _visit_requested(case: _Case, data: dict) -> list[PlannedMessage]:
 
 
 def _visit_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
+    if data.get("change") == "priority_raised":
+        return []  # same status, higher priority (a more urgent duplicate referral): nothing new to tell
     status = data.get("status") or data.get("to")
     if status in ("scheduled", "completed"):
         return [case.referrer_update(f"visit_{status}")]

@@ -1,15 +1,28 @@
-"""Notifications storage: what we know to contact per case, and every message with its attempts."""
+"""Notifications storage: what we know to contact per case, and every message with its attempts.
+
+`contacts` (one per case): the minimum to reach the person and the referrer,
+consent withdrawals, and safety's triage per referral reference.
+`notifications` (one per event, template and audience): the planned message,
+its status (pending, sending, sent, failed, suppressed) and attempts.
+"""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 import pymongo
 from pymongo import ReturnDocument
 
+from services.common.consumer import DEAD_LETTERS
 from services.common.envelope import utcnow
 from services.common.idempotency import apply_once, insert_once
 from services.common.mongo import Repository
 from services.common.outbox import outbox_fields, with_outbox
+
+from .messages import CASE_ERASED, triage_key
+
+# Fields of a notification that hold personal data; erasure empties them.
+PERSONAL_FIELDS = {"to": {}, "context": {}, "receipt": None, "last_error": None}
 
 
 class NotificationRepository(Repository):
@@ -30,55 +43,110 @@ class NotificationRepository(Repository):
 
     # -- contacts ------------------------------------------------------------
     def remember_contacts(self, case_id: str, contacts: dict, event_id: str) -> None:
-        """First referral creates the record; a later one adds its referrer, once."""
+        """The first referral creates the record; a later one adds its referrer, once.
+
+        A later referral saying "do not contact" wins: the stricter wish holds.
+        """
         if insert_once(self.contacts, {"_id": case_id, **contacts, "referrers": [contacts["referrer"]],
+                                       "withdrawn": [], "triage": {}, "erased_at": None,
                                        "applied_events": [event_id], "created_at": utcnow()}):
             return
-        apply_once(self.contacts, {"_id": case_id}, {"$push": {"referrers": contacts["referrer"]}},
-                   event_id)
+        update = {"$push": {"referrers": contacts["referrer"]}}
+        if contacts["person"].get("do_not_contact"):
+            update["$set"] = {"person.do_not_contact": True}
+        apply_once(self.contacts, {"_id": case_id}, update, event_id)
 
     def contacts_for(self, case_id: str) -> dict | None:
         return self.contacts.find_one({"_id": case_id})
 
-    def update_contacts(self, case_id: str, changes: dict, event_id: str) -> bool:
-        return apply_once(self.contacts, {"_id": case_id}, {"$set": changes}, event_id)
+    def record_triage(self, case_id: str, reference: str, triage: dict, event_id: str) -> bool:
+        return apply_once(self.contacts, {"_id": case_id},
+                          {"$set": {f"triage.{triage_key(reference)}": triage}}, event_id)
+
+    def record_withdrawal(self, case_id: str, scope: str, event_id: str) -> bool:
+        return apply_once(self.contacts, {"_id": case_id}, {"$addToSet": {"withdrawn": scope}}, event_id)
+
+    def erase_contacts(self, case_id: str, event_id: str) -> None:
+        """Keep only a tombstone, so later (or redelivered) events for the case message nobody."""
+        old = self.contacts.find_one({"_id": case_id}, {"applied_events": 1}) or {}
+        applied = [e for e in old.get("applied_events", []) if e != event_id] + [event_id]
+        self.contacts.replace_one({"_id": case_id},
+                                  {"_id": case_id, "erased_at": utcnow(), "applied_events": applied},
+                                  upsert=True)
 
     # -- messages --------------------------------------------------------------
     def plan(self, notification: dict, events: list[dict] = ()) -> bool:
         """Store a planned message once per (event, template, audience)."""
         now = utcnow()
         return insert_once(self.notifications, {
-            "attempts": 0, "last_error": None, "sent_at": None, "lease_until": None,
-            "created_at": now, "updated_at": now, "next_attempt_at": now,
+            "attempts": 0, "round_attempts": 0, "last_error": None, "sent_at": None,
+            "lease_until": None, "lease_token": None, "suppressed_reason": None,
+            "awaiting_triage": None, "created_at": now, "updated_at": now, "next_attempt_at": now,
             **notification, **outbox_fields(list(events))})
 
     def claim_due(self, lease: timedelta) -> dict | None:
-        """Take one message that is due (or whose sender died mid-send) for this replica."""
+        """Take one message that is due (or whose sender died mid-send) for this replica.
+
+        The lease token makes `finish` a no-op for a sender whose lease ran out
+        and whose message another replica has since claimed.
+        """
         now = utcnow()
         return self.notifications.find_one_and_update(
             {"$or": [{"status": "pending", "next_attempt_at": {"$lte": now}},
                      {"status": "sending", "lease_until": {"$lt": now}}]},
-            {"$set": {"status": "sending", "lease_until": now + lease, "updated_at": now}},
+            {"$set": {"status": "sending", "lease_until": now + lease,
+                      "lease_token": uuid.uuid4().hex, "updated_at": now}},
             sort=[("next_attempt_at", pymongo.ASCENDING)],
             return_document=ReturnDocument.AFTER)
 
-    def finish(self, notification_id: str, changes: dict, events: list[dict] = ()) -> None:
-        self.notifications.update_one(
-            {"_id": notification_id, "status": "sending"},
-            with_outbox({"$set": {**changes, "lease_until": None, "updated_at": utcnow()}},
-                         list(events)))
+    def finish(self, doc: dict, changes: dict, events: list[dict] = ()) -> bool:
+        result = self.notifications.update_one(
+            {"_id": doc["_id"], "status": "sending", "lease_token": doc["lease_token"]},
+            with_outbox({"$set": {**changes, "lease_until": None, "lease_token": None,
+                                  "updated_at": utcnow()}}, list(events)))
+        return result.modified_count == 1
 
-    def retry_later(self, notification_id: str, attempts: int, at: datetime, error: str) -> None:
-        self.finish(notification_id, {"status": "pending", "attempts": attempts,
-                                      "next_attempt_at": at, "last_error": error})
+    def retry_later(self, doc: dict, at: datetime, changes: dict) -> bool:
+        return self.finish(doc, {"status": "pending", "next_attempt_at": at, **changes})
 
-    def requeue(self, notification_id: str) -> dict | None:
-        """A coordinator's retry of a failed message."""
-        return self.notifications.find_one_and_update(
-            {"_id": notification_id, "status": "failed"},
-            {"$set": {"status": "pending", "next_attempt_at": utcnow(), "attempts": 0,
-                      "updated_at": utcnow()}},
-            return_document=ReturnDocument.AFTER)
+    def release_held_alerts(self, case_id: str, reference: str) -> int:
+        """Triage arrived: held coordinator alerts for this referral go now."""
+        result = self.notifications.update_many(
+            {"case_id": case_id, "status": "pending", "awaiting_triage": reference},
+            {"$set": {"next_attempt_at": utcnow(), "updated_at": utcnow()}})
+        return result.modified_count
+
+    def suppress_pending(self, case_id: str, reason: str, audience: str | None = None) -> int:
+        """Messages not yet gone (to this audience) are recorded as suppressed."""
+        query = {"case_id": case_id, "status": "pending"}
+        if audience:
+            query["audience"] = audience
+        result = self.notifications.update_many(
+            query,
+            {"$set": {"status": "suppressed", "suppressed_reason": reason,
+                      "next_attempt_at": None, "updated_at": utcnow()}})
+        return result.modified_count
+
+    def erase_case(self, case_id: str) -> list[str]:
+        """Anonymise every message of the case (template, audience, status and dates stay).
+
+        Returns the receipts that were files (letters, drop-folder messages) for
+        the caller to delete.
+        """
+        receipts = [d["receipt"] for d in self.notifications.find(
+            {"case_id": case_id, "receipt": {"$type": "string"}}, {"receipt": 1})]
+        self.suppress_pending(case_id, CASE_ERASED)
+        self.notifications.update_many(
+            {"case_id": case_id},
+            {"$set": {**PERSONAL_FIELDS, "erased_at": utcnow(), "updated_at": utcnow()}})
+        # a parked event of this case still holds the referral's contact details
+        self.db[DEAD_LETTERS].update_many(
+            {"case_id": case_id}, {"$set": {"payload.data": {}, "error": "[erased]",
+                                            "erased_at": utcnow()}})
+        return receipts
+
+    def get(self, notification_id: str) -> dict | None:
+        return self.notifications.find_one({"_id": notification_id}, {"outbox": 0})
 
     def for_case(self, case_id: str) -> list[dict]:
         return list(self.notifications.find({"case_id": case_id}, {"outbox": 0})

@@ -67,6 +67,20 @@ def test_email_is_delivered_with_text_and_html(smtp_server):
     assert received.get_body(("html",)).get_content().strip() == "<p>Dear Ada,</p>"
 
 
+def test_email_can_carry_a_stable_message_id(smtp_server):
+    """The notification's own id: a message re-sent after a crash can be recognised."""
+    mailbox, port = smtp_server
+    channel = EmailChannel("127.0.0.1", port, sender="Group <group@harrow-peer.example.org>")
+    for _ in range(2):
+        assert channel.send("ada@example.org", "Hello", "Text", message_id="evt-1_person_welcome") == (
+            "<evt-1_person_welcome@harrow-peer.example.org>")
+    first, second = (message_from_bytes(c.replace(b"\r\n", b"\n"), policy=policy.default)
+                     for _, _, c in mailbox.received)
+    assert first["Message-ID"] == second["Message-ID"] == "<evt-1_person_welcome@harrow-peer.example.org>"
+    with pytest.raises(ValueError):
+        channel.send("ada@example.org", "Hello", "Text", message_id="a>b\r\nBcc: x@example.org")
+
+
 def test_email_without_html_is_plain_text(smtp_server):
     mailbox, port = smtp_server
     EmailChannel("127.0.0.1", port, sender="group@example.org").send(
@@ -159,6 +173,13 @@ def test_sms_is_posted_as_json_with_bearer_auth(sms_provider):
     assert request["headers"]["Authorization"] == "Bearer test-key-123"
     assert request["headers"]["Content-Type"] == "application/json"
     assert request["json"] == {"to": "+447700900123", "from": "HarrowPeer", "text": "Hello Ada"}
+
+
+def test_sms_carries_an_idempotency_key(sms_provider):
+    SmsChannel(sms_provider.url, api_key="k").send("+447700900123", "Hi", message_id="evt-1_welcome")
+    assert sms_provider.requests[0]["headers"]["Idempotency-Key"] == "evt-1_welcome"
+    SmsChannel(sms_provider.url, api_key="k").send("+447700900123", "Hi")
+    assert "Idempotency-Key" not in sms_provider.requests[1]["headers"]
 
 
 def test_sms_sender_is_configurable(sms_provider):

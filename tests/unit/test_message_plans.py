@@ -5,15 +5,19 @@ from datetime import date
 import pytest
 
 from services.notifications.messages import (
-    DO_NOT_CONTACT, NO_CONTACT_DETAIL, load_group, mobile_number, plan_messages,
+    CONSENT_WITHDRAWN, DO_NOT_CONTACT, NO_CONTACT_DETAIL, load_group, mobile_number, plan_messages,
+    triage_of,
 )
 
 TODAY = date(2026, 11, 25)
 ADDRESS = {"line1": "12 Station Road", "line2": "", "town": "Harrow", "postcode": "HA1 2AB"}
 
 
-def make_contacts(preferred="email", phone="07700 900123", do_not_contact=False, **person):
+def make_contacts(preferred="email", phone="07700 900123", do_not_contact=False, triage=None,
+                  withdrawn=(), **person):
     return {
+        "triage": {"HRW-2026-000123": triage} if triage else {},
+        "withdrawn": list(withdrawn),
         "reference": "HRW-2026-000123",
         "person": {"given_name": "Ada", "family_name": "Jones", "email": "ada@example.org",
                    "phone": phone, "address": dict(ADDRESS), "preferred_contact": preferred,
@@ -65,6 +69,8 @@ def summary(messages):
      [("coordinator", "coordinator_visit_update", "email")]),
     ("visit_status_changed", {"visit_id": "v-1", "status": "acknowledged"}, []),
     ("visit_status_changed", {"visit_id": "v-1", "status": "cancelled"}, []),
+    # a more urgent duplicate raised the priority of a booked visit: the status did not change
+    ("visit_status_changed", {"visit_id": "v-1", "status": "scheduled", "change": "priority_raised"}, []),
     ("visit_overdue", {"visit_id": "v-1", "priority": "very_high", "due_by": "2026-12-01T12:00:00Z"},
      [("coordinator", "coordinator_visit_overdue", "email")]),
     ("fire_risk_without_consent", {"priority": "very_high"},
@@ -163,19 +169,66 @@ def test_mobile_number(phone, expected):
     assert mobile_number(phone) == expected
 
 
+TRIAGED = make_contacts(triage={"priority": "very_high", "visit": "requested"})
+
+
 def test_referrer_receipt_context_has_no_clinical_detail():
-    (receipt,) = [m for m in plan("referral_received", {"hfsv_priority": "very_high"})
+    (receipt,) = [m for m in plan("referral_received", {}, TRIAGED)
                   if m.template == "referrer_receipt"]
     assert set(receipt.context) == {"reference", "referrer_name"}
 
 
-def test_coordinator_alert_carries_level_cir_and_priority():
-    (alert,) = [m for m in plan("referral_received", {"hfsv_priority": "very_high"})
-                if m.template == "coordinator_alert"]
+def test_coordinator_alert_carries_level_cir_and_the_triage_when_known():
+    (alert,) = [m for m in plan("referral_received", {}, TRIAGED) if m.template == "coordinator_alert"]
     assert alert.context["level"] == 3
     assert alert.context["cir_max"] == 8
     assert alert.context["hfsv_priority"] == "very_high"
+    assert alert.context["hfsv_visit"] == "requested"
     assert alert.context["agency"] == "Mind in Harrow"
+    assert alert.awaiting_triage is None  # nothing to wait for
+
+
+def test_coordinator_alert_waits_for_the_triage_of_its_own_referral():
+    (alert,) = [m for m in plan("referral_received", {}) if m.template == "coordinator_alert"]
+    assert alert.awaiting_triage == "HRW-2026-000123"
+    assert (alert.context["hfsv_priority"], alert.context["hfsv_visit"]) == (None, None)
+    # triage of another referral of the case does not count
+    other = make_contacts()
+    other["triage"] = {"HRW-2026-000999": {"priority": "high", "visit": "requested"}}
+    (alert,) = [m for m in plan("referral_received", {}, other) if m.template == "coordinator_alert"]
+    assert alert.awaiting_triage == "HRW-2026-000123"
+
+
+@pytest.mark.parametrize("event_type, data, expected", [
+    ("visit_requested", {"visit_id": "v-1", "reference": "HRW-1", "priority": "high", "due_by": "x"},
+     ("HRW-1", {"priority": "high", "visit": "requested"})),
+    ("visit_not_requested", {"reason": "low_risk", "priority": "low", "reference": "HRW-1"},
+     ("HRW-1", {"priority": "low", "visit": "low_risk"})),
+    ("visit_not_requested", {"reason": "no_consent", "priority": "very_high", "reference": "HRW-1"},
+     ("HRW-1", {"priority": "very_high", "visit": "no_consent"})),
+    ("visit_not_requested", {"reason": "low_risk"}, None),   # no reference: nothing to match
+    ("visit_status_changed", {"status": "scheduled", "reference": "HRW-1"}, None),
+    ("referral_received", {"reference": "HRW-1"}, None),
+])
+def test_triage_comes_from_safetys_verdict(event_type, data, expected):
+    assert triage_of(event_type, data) == expected
+
+
+def test_each_referral_gets_its_own_receipt_and_alert():
+    """A second referral for an open case: its referrer gets their own reference, the person
+    is not welcomed twice."""
+    data = {"reference": "HRW-2026-000200", "duplicate_of": "case-1", "level": 2, "cir_max": 5,
+            "referrer": {"name": "Jo Reed", "email": "jo@rethink.example.org", "agency": "rethink"}}
+    messages = plan("referral_received", data)
+    assert summary(messages) == [("referrer", "referrer_receipt", "email"),
+                                 ("coordinator", "coordinator_alert", "email")]
+    receipt, alert = messages
+    assert receipt.to == {"email": "jo@rethink.example.org"}
+    assert receipt.context == {"reference": "HRW-2026-000200", "referrer_name": "Jo Reed"}
+    assert alert.context["reference"] == "HRW-2026-000200"
+    assert alert.context["duplicate"] is True
+    assert (alert.context["level"], alert.context["cir_max"]) == (2, 5)
+    assert alert.awaiting_triage == "HRW-2026-000200"
 
 
 def test_fire_service_alert_context_is_reference_priority_due_only():
@@ -209,11 +262,10 @@ def test_person_context_names_who_referred_them():
 
 
 @pytest.mark.parametrize("event_type, data, template, keys", [
-    ("referral_received", {"hfsv_priority": "high"}, "referrer_receipt", {"reference", "referrer_name"}),
-    ("referral_received", {"hfsv_priority": "high"}, "coordinator_alert",
-     {"reference", "agency", "level", "cir_max", "hfsv_priority"}),
-    ("referral_received", {"hfsv_priority": "high"}, "person_welcome",
-     {"given_name", "date", "referred_by"}),
+    ("referral_received", {}, "referrer_receipt", {"reference", "referrer_name"}),
+    ("referral_received", {}, "coordinator_alert",
+     {"reference", "agency", "level", "cir_max", "duplicate", "hfsv_priority", "hfsv_visit"}),
+    ("referral_received", {}, "person_welcome", {"given_name", "date", "referred_by"}),
     ("case_status_changed", {"to": "accepted"}, "person_invitation", {"given_name", "date"}),
     ("case_status_changed", {"to": "accepted"}, "referrer_update",
      {"reference", "referrer_name", "update"}),
@@ -229,3 +281,42 @@ def test_person_context_names_who_referred_them():
 def test_each_audience_gets_only_its_context(event_type, data, template, keys):
     (message,) = [m for m in plan(event_type, data) if m.template == template]
     assert set(message.context) == keys
+
+
+@pytest.mark.parametrize("event_type, data", [
+    ("referral_received", {}),
+    ("case_status_changed", {"to": "accepted"}),
+    ("visit_not_requested", {"reason": "low_risk"}),
+])
+@pytest.mark.parametrize("scope, person_reason", [
+    ("contact", CONSENT_WITHDRAWN), ("all", CONSENT_WITHDRAWN), ("fire_service", None),
+])
+def test_withdrawn_consent_suppresses_person_messages(event_type, data, scope, person_reason):
+    messages = plan(event_type, data, make_contacts(withdrawn=[scope]))
+    assert [m.suppressed for m in messages if m.audience == "person"] == [person_reason]
+    assert all(m.suppressed is None for m in messages if m.audience != "person")
+
+
+def test_withdrawal_wins_over_do_not_contact_as_the_recorded_reason():
+    messages = plan("referral_received", {}, make_contacts(do_not_contact=True, withdrawn=["all"]))
+    assert [m.suppressed for m in messages if m.audience == "person"] == [CONSENT_WITHDRAWN]
+
+
+@pytest.mark.parametrize("scope, suppressed", [("fire_service", CONSENT_WITHDRAWN),
+                                               ("all", CONSENT_WITHDRAWN), ("contact", None)])
+def test_fire_service_alert_needs_consent_to_share(scope, suppressed):
+    (alert,) = plan("visit_requested", {"priority": "high", "due_by": "2026-12-01T12:00:00Z"},
+                    make_contacts(withdrawn=[scope]))
+    assert alert.suppressed == suppressed
+
+
+def test_an_erased_case_plans_nothing():
+    for event_type, data in [("referral_received", {}), ("case_status_changed", {"to": "accepted"}),
+                             ("visit_overdue", {"visit_id": "v-1"})]:
+        assert plan(event_type, data, {"erased_at": "2026-11-25T10:00:00Z"}) == []
+
+
+def test_today_dates_person_messages():
+    (welcome,) = [m for m in plan_messages("referral_received", {}, make_contacts(), load_group(),
+                                           today=date(2027, 1, 4)) if m.audience == "person"]
+    assert welcome.context["date"] == "2027-01-04"

@@ -30,9 +30,10 @@ CONTACTS = {
     "level": 3,
     "cir_max": 8,
 }
+TRIAGED = {**CONTACTS, "triage": {"HRW-2026-000777": {"priority": "very_high", "visit": "requested"}}}
 EVENTS = [
-    ("referral_received", {"hfsv_priority": "very_high"}),
     ("referral_received", {}),
+    ("referral_received", {"duplicate_of": "case-1"}),
     ("case_status_changed", {"to": "accepted"}),
     ("case_status_changed", {"to": "rejected", "reason": "Lives outside the borough"}),
     ("case_status_changed", {"to": "completed"}),
@@ -72,8 +73,8 @@ def every_plan(group):
                 yield message
 
 
-def plan_one(template, group, event_type, data, **changes):
-    (message,) = [m for m in plan_messages(event_type, data, CONTACTS, group, today=TODAY)
+def plan_one(template, group, event_type, data, contacts=CONTACTS, **changes):
+    (message,) = [m for m in plan_messages(event_type, data, contacts, group, today=TODAY)
                   if m.template == template]
     return replace(message, **changes)
 
@@ -112,7 +113,8 @@ def test_missing_context_fails_loudly(group):
     ("person_welcome", "referral_received", {}, "given_name"),
     ("person_welcome", "referral_received", {}, "referred_by"),
     ("person_invitation", "case_status_changed", {"to": "accepted"}, "date"),
-    ("coordinator_alert", "referral_received", {}, "hfsv_priority"),
+    ("coordinator_alert", "referral_received", {}, "hfsv_visit"),
+    ("coordinator_alert", "referral_received", {}, "duplicate"),
     ("fire_service_alert", "visit_requested", {"priority": "high", "due_by": "2026-12-01T10:00Z"},
      "due_by"),
     ("referrer_update", "case_status_changed", {"to": "rejected", "reason": "x"}, "reason"),
@@ -120,6 +122,13 @@ def test_missing_context_fails_loudly(group):
 def test_each_context_key_is_required(group, template, event_type, data, key):
     message = plan_one(template, group, event_type, data)
     context = {k: v for k, v in message.context.items() if k != key}
+    with pytest.raises(UndefinedError):
+        render(replace(message, context=context), group)
+
+
+def test_known_triage_needs_its_priority(group):
+    message = plan_one("coordinator_alert", group, "referral_received", {}, TRIAGED)
+    context = {k: v for k, v in message.context.items() if k != "hfsv_priority"}
     with pytest.raises(UndefinedError):
         render(replace(message, context=context), group)
 
@@ -156,7 +165,7 @@ def test_fire_service_alert_names_no_one(group):
 
 
 def test_referrer_receipt_has_no_clinical_detail(group):
-    message = plan_one("referrer_receipt", group, "referral_received", {"hfsv_priority": "very_high"})
+    message = plan_one("referrer_receipt", group, "referral_received", {}, TRIAGED)
     text = all_text(render(message, group))
     assert "HRW-2026-000777" in text
     for clinical in ["CIR", "clutter image", "level", "very high", "very_high", "priority",
@@ -166,17 +175,42 @@ def test_referrer_receipt_has_no_clinical_detail(group):
 
 
 def test_coordinator_alert_shows_level_cir_and_priority(group):
-    message = plan_one("coordinator_alert", group, "referral_received", {"hfsv_priority": "very_high"})
-    text = render(message, group).text
-    assert "Level: 3" in text
-    assert "Highest Clutter Image Rating: 8" in text
-    assert "very high" in text
-    assert "Zebedee" not in text and "Marigold" not in text
+    message = plan_one("coordinator_alert", group, "referral_received", {}, TRIAGED)
+    rendered = render(message, group)
+    assert "Level: 3" in rendered.text
+    assert "Highest Clutter Image Rating: 8" in rendered.text
+    assert "Home fire safety visit: requested, very high priority" in rendered.text
+    assert rendered.subject == "New referral HRW-2026-000777: level 3, fire safety visit priority very high"
+    assert "Zebedee" not in rendered.text and "Marigold" not in rendered.text
 
 
 def test_coordinator_alert_without_priority_leaves_it_out(group):
     message = plan_one("coordinator_alert", group, "referral_received", {})
-    assert "priority" not in all_text(render(message, group)).lower()
+    text = all_text(render(message, group))
+    assert "priority" not in text.lower()
+    assert "triage not in yet" in text
+
+
+@pytest.mark.parametrize("triage, line", [
+    ({"priority": "very_high", "visit": "no_consent"},
+     "Home fire safety visit: not requested (no consent); fire safety triage very high"),
+    ({"priority": "low", "visit": "low_risk"}, "Home fire safety visit: not requested (low risk)\n"),
+    ({"priority": "medium", "visit": "not_requested"},
+     "Home fire safety visit: not requested (not requested); fire safety triage medium"),
+])
+def test_coordinator_alert_says_when_no_visit_was_requested(group, triage, line):
+    contacts = {**CONTACTS, "triage": {"HRW-2026-000777": triage}}
+    rendered = render(plan_one("coordinator_alert", group, "referral_received", {}, contacts), group)
+    assert line in rendered.text
+    assert "priority" not in rendered.subject  # the subject names a visit's priority only
+
+
+def test_alert_for_a_second_referral_says_so(group):
+    message = plan_one("coordinator_alert", group, "referral_received", {"duplicate_of": "case-1"})
+    rendered = render(message, group)
+    assert rendered.subject.startswith("Another referral for an open case HRW-2026-000777")
+    assert "already open" in rendered.text
+    assert "Their welcome" not in rendered.text
 
 
 def test_welcome_says_what_the_person_needs_to_know(group):

@@ -6,7 +6,10 @@ from datetime import date, datetime
 import pymongo
 from nameko.extensions import DependencyProvider
 
+from pymongo.errors import DuplicateKeyError
+
 from .logs import get_logger
+from .outbox import WRITTEN_KEY, outbox_fields, with_outbox
 
 log = get_logger(__name__)
 
@@ -34,8 +37,35 @@ class Repository:
     #: collections whose documents carry an outbox (see outbox.py)
     outbox_collections: tuple[str, ...] = ()
 
-    def __init__(self, db):
+    def __init__(self, db, written: list | None = None):
         self.db = db
+        self.written = written  # this worker's outbox writes, published when it is done
+
+    def _noted(self, collection: str, doc_id) -> None:
+        if self.written is not None:
+            self.written.append((collection, doc_id, self.db))
+
+    def insert_with_events(self, collection: str, doc: dict, events: list[dict], once: bool = False) -> bool:
+        """Insert a document and the events it causes in one write.
+
+        once=True: a duplicate key means it was stored before (an idempotent consumer): False.
+        """
+        try:
+            self.db[collection].insert_one({**doc, **outbox_fields(list(events))})
+        except DuplicateKeyError:
+            if once:
+                return False
+            raise
+        if events:
+            self._noted(collection, doc["_id"])
+        return True
+
+    def update_with_events(self, collection: str, doc_filter: dict, update: dict, events: list[dict]):
+        """Update one document (by `_id` in the filter) and add the events it causes, in one write."""
+        result = self.db[collection].update_one(doc_filter, with_outbox(update, list(events)))
+        if events and result.matched_count:
+            self._noted(collection, doc_filter["_id"])
+        return result
 
     def ensure_indexes(self) -> None:
         """Create the indexes the repository relies on (idempotent)."""
@@ -73,4 +103,9 @@ class MongoStore(DependencyProvider):
         self.stop()
 
     def get_dependency(self, worker_ctx):
-        return self.repository
+        # a repository per worker, so the events it writes are published when the worker is done
+        written = getattr(worker_ctx, WRITTEN_KEY, None)
+        if written is None:
+            written = []
+            setattr(worker_ctx, WRITTEN_KEY, written)
+        return self.repository_cls(self.repository.db, written)

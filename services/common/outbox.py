@@ -51,6 +51,11 @@ def with_outbox(update: dict, events: list[dict]) -> dict:
     return merged
 
 
+# A sweep finds what no worker flushed (a crash, a broker outage); workers flush their own writes at once.
+SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS") or 2.0)
+WRITTEN_KEY = "outbox_written"  # worker_ctx attribute: (collection, _id) of outbox writes in that worker
+
+
 class OutboxRelay:
     """Publishes pending outbox events of some collections; safe with many replicas."""
 
@@ -61,10 +66,10 @@ class OutboxRelay:
         self.lease = timedelta(seconds=lease_seconds)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
 
-    def _claim(self, collection):
+    def _claim(self, collection, doc_id):
         now = utcnow()
         return self.db[collection].find_one_and_update(
-            {"outbox_pending": {"$gt": 0},
+            {"_id": doc_id, "outbox_pending": {"$gt": 0},
              "$or": [{"outbox_lease_until": None}, {"outbox_lease_until": {"$lt": now}}]},
             {"$set": {"outbox_lease_until": now + self.lease, "outbox_lease_owner": self.owner}},
             return_document=ReturnDocument.AFTER,
@@ -76,38 +81,43 @@ class OutboxRelay:
             {"$set": {"outbox_lease_until": None, "outbox_lease_owner": None}})
 
     def publish_pending(self, max_documents: int = 50) -> int:
-        """Publish what is pending; returns the number of events published."""
+        """Sweep: publish what is pending in any document; returns the number of events published."""
         published = 0
         for collection in self.collections:
-            for _ in range(max_documents):
-                doc = self._claim(collection)
-                if doc is None:
-                    break
-                try:
-                    entries = sorted((doc.get("outbox") or {}).values(), key=lambda e: e["seq"])
-                    for entry in entries:
-                        event = entry["event"]
-                        self.publish(event)
-                        # removed only after the broker confirmed it
-                        self.db[collection].update_one(
-                            {"_id": doc["_id"], f"outbox.{event['event_id']}": {"$exists": True}},
-                            {"$unset": {f"outbox.{event['event_id']}": ""},
-                             "$inc": {"outbox_pending": -1}})
-                        published += 1
-                        log.info("event_published", event_type=event["event_type"],
-                                 event_id=event["event_id"], case_id=event.get("case_id"),
-                                 correlation_id=event.get("correlation_id"))
-                except UndeliverableMessage:
-                    log.warning("event_unroutable_will_retry", collection=collection,
-                                document_id=str(doc["_id"]))
-                    self._release(collection, doc["_id"])
-                    return published
-                except Exception:
-                    log.exception("outbox_publish_failed", collection=collection,
-                                  document_id=str(doc["_id"]))
-                    self._release(collection, doc["_id"])
-                    return published
-                self._release(collection, doc["_id"])
+            # a read first: claiming is a write, and most sweeps find nothing to do
+            pending = self.db[collection].find({"outbox_pending": {"$gt": 0}}, {"_id": 1}).limit(max_documents)
+            for doc in list(pending):
+                count = self.publish_document(collection, doc["_id"])
+                if count is None:
+                    return published  # the broker refuses: try again next sweep
+                published += count
+        return published
+
+    def publish_document(self, collection, doc_id) -> int | None:
+        """Publish one document's pending events in order; None when the broker refused one."""
+        doc = self._claim(collection, doc_id)
+        if doc is None:
+            return 0  # nothing pending, or another replica holds it
+        published = 0
+        try:
+            for entry in sorted((doc.get("outbox") or {}).values(), key=lambda e: e["seq"]):
+                event = entry["event"]
+                self.publish(event)
+                # removed only after the broker confirmed it
+                self.db[collection].update_one(
+                    {"_id": doc_id, f"outbox.{event['event_id']}": {"$exists": True}},
+                    {"$unset": {f"outbox.{event['event_id']}": ""}, "$inc": {"outbox_pending": -1}})
+                published += 1
+                log.info("event_published", event_type=event["event_type"], event_id=event["event_id"],
+                         case_id=event.get("case_id"), correlation_id=event.get("correlation_id"))
+        except UndeliverableMessage:
+            log.warning("event_unroutable_will_retry", collection=collection, document_id=str(doc_id))
+            return None
+        except Exception:
+            log.exception("outbox_publish_failed", collection=collection, document_id=str(doc_id))
+            return None
+        finally:
+            self._release(collection, doc_id)
         return published
 
 
@@ -117,12 +127,15 @@ class EventPublisher(EventDispatcher):
     `mandatory=True`: an event no queue is bound to raises instead of being
     dropped, so it stays in the outbox until a consumer exists.
     The envelope's correlation_id travels as the `nameko.correlation_id` header.
+    Documents a worker wrote events into are published as soon as the worker
+    is done (after its HTTP response or message ack); `relay` sweeps the rest.
     """
 
     def __init__(self, **options):
         options.setdefault("mandatory", True)
         options.setdefault("use_confirms", True)
         super().__init__(**options)
+        self.relay_db = None
 
     def publish_event(self, event: dict) -> None:
         self.publisher.publish(
@@ -131,6 +144,18 @@ class EventPublisher(EventDispatcher):
 
     def get_dependency(self, worker_ctx):
         return self
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        written = getattr(worker_ctx, WRITTEN_KEY, None)
+        if not written:
+            return
+        done = set()
+        for collection, doc_id, db in written:
+            if (collection, doc_id) in done:
+                continue
+            done.add((collection, doc_id))
+            if OutboxRelay(db, (), self.publish_event).publish_document(collection, doc_id) is None:
+                return  # left for the sweep
 
     def relay(self, repository) -> int:
         return OutboxRelay(repository.db, repository.outbox_collections,

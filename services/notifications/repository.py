@@ -17,7 +17,6 @@ from services.common.consumer import DEAD_LETTERS
 from services.common.envelope import utcnow
 from services.common.idempotency import apply_once, insert_once
 from services.common.mongo import Repository
-from services.common.outbox import outbox_fields, with_outbox
 
 from .messages import CASE_ERASED, triage_key
 
@@ -78,11 +77,11 @@ class NotificationRepository(Repository):
     def plan(self, notification: dict, events: list[dict] = ()) -> bool:
         """Store a planned message once per (event, template, audience)."""
         now = utcnow()
-        return insert_once(self.notifications, {
+        return self.insert_with_events("notifications", {
             "attempts": 0, "round_attempts": 0, "last_error": None, "sent_at": None,
             "lease_until": None, "lease_token": None, "suppressed_reason": None,
             "awaiting_triage": None, "created_at": now, "updated_at": now, "next_attempt_at": now,
-            **notification, **outbox_fields(list(events))})
+            **notification}, events, once=True)
 
     def claim_due(self, lease: timedelta) -> dict | None:
         """Take one message that is due (or whose sender died mid-send) for this replica.
@@ -91,19 +90,22 @@ class NotificationRepository(Repository):
         and whose message another replica has since claimed.
         """
         now = utcnow()
+        due = {"$or": [{"status": "pending", "next_attempt_at": {"$lte": now}},
+                       {"status": "sending", "lease_until": {"$lt": now}}]}
+        # a read first: claiming is a write, and most ticks find nothing due
+        if self.notifications.find_one(due, {"_id": 1}) is None:
+            return None
         return self.notifications.find_one_and_update(
-            {"$or": [{"status": "pending", "next_attempt_at": {"$lte": now}},
-                     {"status": "sending", "lease_until": {"$lt": now}}]},
+            due,
             {"$set": {"status": "sending", "lease_until": now + lease,
                       "lease_token": uuid.uuid4().hex, "updated_at": now}},
             sort=[("next_attempt_at", pymongo.ASCENDING)],
             return_document=ReturnDocument.AFTER)
 
     def finish(self, doc: dict, changes: dict, events: list[dict] = ()) -> bool:
-        result = self.notifications.update_one(
-            {"_id": doc["_id"], "status": "sending", "lease_token": doc["lease_token"]},
-            with_outbox({"$set": {**changes, "lease_until": None, "lease_token": None,
-                                  "updated_at": utcnow()}}, list(events)))
+        result = self.update_with_events(
+            "notifications", {"_id": doc["_id"], "status": "sending", "lease_token": doc["lease_token"]},
+            {"$set": {**changes, "lease_until": None, "lease_token": None, "updated_at": utcnow()}}, events)
         return result.modified_count == 1
 
     def retry_later(self, doc: dict, at: datetime, changes: dict) -> bool:

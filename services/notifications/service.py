@@ -21,6 +21,7 @@ from datetime import datetime
 from nameko.timer import timer
 from nameko.web.handlers import http
 
+from services.common import outbox
 from services.common import http as common_http
 from services.common.auth import ApiKeys
 from services.common.consumer import DeliveryRetry, consumes
@@ -288,7 +289,7 @@ class NotificationsService(common_http.JsonFallbackRoute):
                          data={"notification_id": doc["_id"], "audience": doc["audience"],
                                "template": doc["template"], "channel": doc["channel"], **extra})
 
-    @timer(interval=0.25)
+    @timer(interval=outbox.SWEEP_SECONDS)
     def relay_outbox(self):
         self.events.relay(self.store)
 

@@ -8,7 +8,6 @@ from pymongo.errors import DuplicateKeyError
 from services.common.envelope import utcnow
 from services.common.idempotency import apply_once
 from services.common.mongo import Repository
-from services.common.outbox import outbox_fields, with_outbox
 
 
 class StaleCase(Exception):
@@ -57,18 +56,15 @@ class CaseRepository(Repository):
     # -- cases ------------------------------------------------------------
     def open_case(self, case: dict, events: list[dict]) -> None:
         """Insert a case and the events it causes in one write."""
-        self.cases.insert_one({**case, **outbox_fields(events), "applied_events": [], "version": 1})
+        self.insert_with_events("cases", {**case, "applied_events": [], "version": 1}, events)
 
     def add_referral(self, case_id: str, version: int, referral: dict, rating: dict, levels: dict,
                      timeline_entry: dict, events: list[dict]) -> None:
         """Link another referral of the same person to an open case (once per referral_id)."""
-        result = self.cases.update_one(
-            {"_id": case_id, "version": version,
-             "referrals.referral_id": {"$ne": referral["referral_id"]}},
-            with_outbox({"$push": {"referrals": referral, "timeline": timeline_entry,
-                                   "cir_ratings": rating},
-                         "$set": {"updated_at": utcnow(), **levels},
-                         "$inc": {"version": 1}}, events))
+        result = self.update_with_events(
+            "cases", {"_id": case_id, "version": version, "referrals.referral_id": {"$ne": referral["referral_id"]}},
+            {"$push": {"referrals": referral, "timeline": timeline_entry, "cir_ratings": rating},
+             "$set": {"updated_at": utcnow(), **levels}, "$inc": {"version": 1}}, events)
         if not result.matched_count:
             raise StaleCase(case_id)
 
@@ -90,11 +86,10 @@ class CaseRepository(Repository):
     def update_case(self, case_id: str, version: int, changes: dict, timeline_entries: list[dict],
                     events: list[dict]) -> None:
         """Change a case only if nobody changed it since we read `version` (optimistic concurrency)."""
-        result = self.cases.update_one(
-            {"_id": case_id, "version": version},
-            with_outbox({"$set": {**changes, "updated_at": utcnow()},
-                         "$push": {"timeline": {"$each": timeline_entries}}, "$inc": {"version": 1}},
-                        events))
+        result = self.update_with_events(
+            "cases", {"_id": case_id, "version": version},
+            {"$set": {**changes, "updated_at": utcnow()}, "$push": {"timeline": {"$each": timeline_entries}},
+             "$inc": {"version": 1}}, events)
         if not result.matched_count:
             raise StaleCase(case_id)
 

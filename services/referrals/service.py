@@ -4,6 +4,7 @@ from __future__ import annotations
 from nameko.timer import timer
 from nameko.web.handlers import http
 
+from services.common import outbox
 from services.common.auth import ApiKeys, Forbidden
 from services.common.consumer import DeliveryRetry, consumes
 from services.common.envelope import utcnow
@@ -139,7 +140,7 @@ class ReferralsService(JsonFallbackRoute):
                                           domain.visit_projection(envelope))
         log.info("timeline_recorded" if applied else "timeline_duplicate_ignored")
 
-    @timer(interval=0.25)
+    @timer(interval=outbox.SWEEP_SECONDS)
     def relay_outbox(self):
         self.events.relay(self.store)
 

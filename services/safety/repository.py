@@ -10,7 +10,6 @@ from pymongo.errors import DuplicateKeyError
 from services.common.envelope import utcnow
 from services.common.idempotency import insert_once
 from services.common.mongo import Repository
-from services.common.outbox import outbox_fields, with_outbox
 
 from .lifecycle import OPEN_STATUSES
 
@@ -55,9 +54,8 @@ class VisitRepository(Repository):
         """
         now = utcnow()
         try:
-            self.assessments.insert_one({**assessment, **outbox_fields(events), "version": 1,
-                                         "applied_events": [], "created_at": now, "updated_at": now})
-            return True
+            return self.insert_with_events("assessments", {**assessment, "version": 1, "applied_events": [],
+                                                           "created_at": now, "updated_at": now}, events)
         except DuplicateKeyError:
             # the server does not say which unique index refused it: look
             if self.assessment_for_event(assessment["source_event_id"]) is not None:
@@ -100,8 +98,7 @@ class VisitRepository(Repository):
         if applied_event:
             doc_filter["applied_events"] = {"$ne": applied_event}
             update["$push"] = {"applied_events": applied_event}
-        result = self.assessments.update_one(doc_filter, with_outbox(update, events))
-        if not result.matched_count:
+        if not self.update_with_events("assessments", doc_filter, update, events).matched_count:
             raise StaleVisit(visit_id)
 
     # -- overdue ------------------------------------------------------------
@@ -118,9 +115,9 @@ class VisitRepository(Repository):
         the event describes the visit as it is; the version is not bumped, so an
         officer's move in flight is not refused because of this.
         """
-        result = self.assessments.update_one(
-            {"_id": visit["_id"], "version": visit["version"], "overdue_notified": False},
-            with_outbox({"$set": {"overdue_notified": True, "overdue_notified_at": now}}, [event]))
+        result = self.update_with_events(
+            "assessments", {"_id": visit["_id"], "version": visit["version"], "overdue_notified": False},
+            {"$set": {"overdue_notified": True, "overdue_notified_at": now}}, [event])
         return result.modified_count == 1
 
     # -- privacy requests -----------------------------------------------------

@@ -6,6 +6,7 @@ import uuid
 from nameko.timer import timer
 from nameko.web.handlers import http
 
+from services.common import outbox
 from services.common import http as common_http
 from services.common.auth import ApiKeys
 from services.common.consumer import DeliveryRetry, consumes
@@ -159,7 +160,7 @@ class SafetyService(common_http.JsonFallbackRoute):
                 log.info("visit_overdue", case_id=visit["case_id"], visit_id=visit["_id"],
                          priority=visit["priority"])
 
-    @timer(interval=0.25)
+    @timer(interval=outbox.SWEEP_SECONDS)
     def relay_outbox(self):
         self.events.relay(self.store)
 

@@ -6,7 +6,7 @@ import json
 import pika
 
 from services.common.config import pika_uri
-from services.common.consumer import DEAD_LETTERS
+from services.common.mongo import DEAD_LETTERS
 from services.common.envelope import utcnow
 from services.common.mongo import connect
 

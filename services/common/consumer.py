@@ -22,12 +22,11 @@ from nameko.extensions import DependencyProvider
 
 from .envelope import load_envelope, utcnow
 from .logs import bind_context, clear_context, get_logger
-from .mongo import connect
+from .mongo import DEAD_LETTERS, connect
 
 log = get_logger(__name__)
 
 DEFAULT_RETRY_DELAYS_MS = (1000, 5000, 30000, 120000, 600000)
-DEAD_LETTERS = "dead_letters"
 
 
 def handler_queue(source: str, event_type: str, service: str, method: str) -> str:

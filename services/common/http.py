@@ -165,8 +165,25 @@ def api(*, roles=None, auth: bool = True):
     return decorator
 
 
-class JsonFallbackRoute:
-    """Mixin for a service: unknown routes and methods answer in JSON too, not werkzeug's HTML."""
+class ServiceHttp:
+    """Mixin for a service: `/health`, `/openapi.json`, and JSON for unknown routes.
+
+    The service provides `store` (MongoStore), `events` (EventPublisher) and
+    `openapi_document`. Run services as `module:Class` so nameko does not take
+    this mixin, imported into the module, for a service of its own.
+    """
+
+    openapi_document: dict = {}
+
+    @http("GET", "/health")
+    def health(self, request):
+        from .health import health_response  # health builds on this module's json_response
+
+        return health_response(self.events.amqp_uri, self.store)
+
+    @http("GET", "/openapi.json")
+    def openapi(self, request):
+        return json_response(self.openapi_document)
 
     @http("GET,POST,PUT,PATCH,DELETE,OPTIONS", "/<path:unknown>")
     def unknown_route(self, request, unknown):

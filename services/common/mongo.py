@@ -31,6 +31,9 @@ def storable(value):
     return value
 
 
+DEAD_LETTERS = "dead_letters"  # events a handler gave up on, in the service's own database
+
+
 class Repository:
     """Base for a service's storage: domain verbs over its own database."""
 
@@ -69,6 +72,13 @@ class Repository:
 
     def ensure_indexes(self) -> None:
         """Create the indexes the repository relies on (idempotent)."""
+
+    def erase_parked_events(self, case_id: str) -> None:
+        """Erasure reaches parked events too: their ids and type stay, their data goes."""
+        from .envelope import utcnow
+
+        self.db[DEAD_LETTERS].update_many(
+            {"case_id": case_id}, {"$set": {"payload.data": {}, "error": "[erased]", "erased_at": utcnow()}})
 
     def ping(self) -> bool:
         self.db.client.admin.command("ping")

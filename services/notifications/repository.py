@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 import pymongo
 from pymongo import ReturnDocument
 
-from services.common.consumer import DEAD_LETTERS
 from services.common.envelope import utcnow
 from services.common.idempotency import apply_once, insert_once
 from services.common.mongo import Repository
@@ -142,9 +141,7 @@ class NotificationRepository(Repository):
             {"case_id": case_id},
             {"$set": {**PERSONAL_FIELDS, "erased_at": utcnow(), "updated_at": utcnow()}})
         # a parked event of this case still holds the referral's contact details
-        self.db[DEAD_LETTERS].update_many(
-            {"case_id": case_id}, {"$set": {"payload.data": {}, "error": "[erased]",
-                                            "erased_at": utcnow()}})
+        self.erase_parked_events(case_id)
         return receipts
 
     def get(self, notification_id: str) -> dict | None:

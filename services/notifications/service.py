@@ -26,8 +26,7 @@ from services.common import http as common_http
 from services.common.auth import ApiKeys
 from services.common.consumer import DeliveryRetry, consumes
 from services.common.envelope import new_event, utcnow
-from services.common.health import health_response
-from services.common.http import api, json_response
+from services.common.http import api
 from services.common.logs import bind_context, configure_logging, get_logger, scrub_text
 from services.common.mongo import MongoStore
 from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_spec
@@ -80,8 +79,9 @@ def contacts_from_referral(data: dict) -> dict:
             "referrer": data["referrer"]}
 
 
-class NotificationsService(common_http.JsonFallbackRoute):
+class NotificationsService(common_http.ServiceHttp):
     name = "notifications"
+    openapi_document = OPENAPI
 
     store = MongoStore(NotificationRepository)
     api_keys = ApiKeys()
@@ -91,13 +91,7 @@ class NotificationsService(common_http.JsonFallbackRoute):
     group = GroupDetails()
 
     # -- HTTP ---------------------------------------------------------------
-    @http("GET", "/health")
-    def health(self, request):
-        return health_response(self.events.amqp_uri, self.store)
 
-    @http("GET", "/openapi.json")
-    def openapi(self, request):
-        return json_response(OPENAPI)
 
     @http("GET", "/notifications")
     @api(roles=("coordinator",))

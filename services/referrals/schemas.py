@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
-from services.common.http import flatten_errors  # noqa: F401  (re-exported for callers of this module)
+from services.common.fields import UtcDateTime
+
 from .lifecycle import CaseStatus
 
 AGENCIES = ("mind", "rethink", "gp", "housing", "adult_social_care", "self_referral")
@@ -261,17 +262,6 @@ class ClutterImageRatings(fields.Dict):
         return ratings
 
 
-class UtcDateTime(fields.AwareDateTime):
-    """Timezone-aware UTC: loads naive input as UTC, dumps naive values (as Mongo returns them) as UTC."""
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(default_timezone=timezone.utc, **kwargs)
-
-    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-        return super()._serialize(value, attr, obj, **kwargs)
 
 
 # --- helpers -----------------------------------------------------------------

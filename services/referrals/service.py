@@ -4,12 +4,12 @@ from __future__ import annotations
 from nameko.timer import timer
 from nameko.web.handlers import http
 
+from services.common import http as common_http
 from services.common import outbox
 from services.common.auth import ApiKeys, Forbidden
 from services.common.consumer import DeliveryRetry, consumes
 from services.common.envelope import utcnow
-from services.common.health import health_response
-from services.common.http import JsonFallbackRoute, NotFound, api, json_response, read_json, register_error
+from services.common.http import NotFound, api, read_json, register_error
 from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore, storable
 from services.common.outbox import EventPublisher
@@ -28,8 +28,9 @@ register_error(IllegalTransition, 409, "illegal_transition")
 register_error(StaleCase, 409, "conflict")
 
 
-class ReferralsService(JsonFallbackRoute):
+class ReferralsService(common_http.ServiceHttp):
     name = "referrals"
+    openapi_document = OPENAPI
 
     store = MongoStore(CaseRepository)
     api_keys = ApiKeys()
@@ -37,13 +38,7 @@ class ReferralsService(JsonFallbackRoute):
     delivery = DeliveryRetry()
 
     # -- HTTP ---------------------------------------------------------------
-    @http("GET", "/health")
-    def health(self, request):
-        return health_response(self.events.amqp_uri, self.store)
 
-    @http("GET", "/openapi.json")
-    def openapi(self, request):
-        return json_response(OPENAPI)
 
     @http("POST", "/referrals")
     @api(roles=("partner", "coordinator"))
@@ -129,6 +124,7 @@ class ReferralsService(JsonFallbackRoute):
             entries.insert(0, moved["entry"])
             events.insert(0, moved["event"])
         self.store.update_case(case_id, case["version"], changes, entries, events)
+        self.store.erase_parked_events(case_id)
         log.info("case_erased", reason_given=bool(erasure["reason"]))
         return _case_detail(self._case(case_id))
 

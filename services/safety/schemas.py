@@ -6,10 +6,12 @@ a field that is not declared here never leaves the service.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
+
+from services.common.fields import UtcDateTime
 
 from services.common.envelope import utcnow
 
@@ -42,17 +44,6 @@ ACTION_CODES = (
 )
 
 
-class UtcDateTime(fields.AwareDateTime):
-    """Timezone-aware, published in UTC; a naive value (if any) is taken as UTC."""
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(default_timezone=timezone.utc, **kwargs)
-
-    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-        return super()._serialize(value, attr, obj, **kwargs)
 
 
 def _one_of(choices, **kwargs: Any) -> fields.String:

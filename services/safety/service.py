@@ -11,8 +11,7 @@ from services.common import http as common_http
 from services.common.auth import ApiKeys
 from services.common.consumer import DeliveryRetry, consumes
 from services.common.envelope import utcnow
-from services.common.health import health_response
-from services.common.http import NotFound, api, json_response, read_json, register_error
+from services.common.http import NotFound, api, read_json, register_error
 from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore
 from services.common.outbox import EventPublisher
@@ -55,8 +54,9 @@ VISIT_ID_NAMESPACE = uuid.UUID("6f1c1f52-5d0e-4c43-9a43-3a4f0c2f5e11")
 
 
 # (the mixin is reached through its module so `nameko run services.safety.service` finds one service)
-class SafetyService(common_http.JsonFallbackRoute):
+class SafetyService(common_http.ServiceHttp):
     name = "safety"
+    openapi_document = OPENAPI
 
     store = MongoStore(VisitRepository)
     api_keys = ApiKeys()
@@ -65,13 +65,7 @@ class SafetyService(common_http.JsonFallbackRoute):
     rules = TriageRulesFile()
 
     # -- HTTP ---------------------------------------------------------------
-    @http("GET", "/health")
-    def health(self, request):
-        return health_response(self.events.amqp_uri, self.store)
 
-    @http("GET", "/openapi.json")
-    def openapi(self, request):
-        return json_response(OPENAPI)
 
     @http("GET", "/visits")
     @api(roles=("fire_officer", "coordinator"))
@@ -147,6 +141,7 @@ class SafetyService(common_http.JsonFallbackRoute):
     def erase_case(self, envelope):
         erasure = CaseErased().load(envelope["data"])
         self._record_privacy_request(envelope, visits.REASON_CASE_ERASED, erasure["actor"])
+        self.store.erase_parked_events(envelope["case_id"])
 
     # -- timers -------------------------------------------------------------
     @configured_timer("OVERDUE_CHECK_SECONDS", default=60)

@@ -10,9 +10,7 @@ import requests
 from services.notifications.group import GroupDetailsInvalid
 from services.notifications.messages import load_group
 from services.notifications.service import NotificationsService
-from tests.integration.test_notifications_delivery import (  # noqa: F401  (fixtures)
-    PERSON_EMAIL, body, mailbox, referral_received, smtp, start_notifications, tap,
-)
+from tests.integration.notifications_peers import PERSON_EMAIL, body, referral_received, smtp
 from tests.support import wait_until
 
 

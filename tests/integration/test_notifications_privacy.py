@@ -7,10 +7,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from services.common.envelope import utcnow
-from tests.integration.test_notifications_delivery import (  # noqa: F401  (fixtures)
-    COORDINATOR, PERSON_EMAIL, REFERRER_EMAIL, follow_up, mailbox, referral_received, smtp,
-    start_notifications, subject, tap, visit_requested,
-)
+from tests.integration.notifications_peers import COORDINATOR, PERSON_EMAIL, REFERRER_EMAIL, follow_up, referral_received, smtp, subject, visit_requested
 from tests.support import wait_until
 
 UK = ZoneInfo("Europe/London")

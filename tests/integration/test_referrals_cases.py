@@ -10,7 +10,7 @@ from nameko.testing.services import entrypoint_waiter
 
 from services.common.envelope import new_event
 from services.referrals.service import ReferralsService
-from tests.support import referral, wait_until
+from tests.support import referral
 
 
 @pytest.fixture

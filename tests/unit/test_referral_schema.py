@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from services.referrals import schemas
 from services.referrals.lifecycle import CaseStatus
+from services.common.http import flatten_errors
 from services.referrals.schemas import (
     AddressSchema,
     CaseDetailSchema,
@@ -22,7 +23,6 @@ from services.referrals.schemas import (
     TransitionRequestSchema,
     ValidationError,
     age_on,
-    flatten_errors,
     normalise_postcode,
     normalise_uk_phone,
     person_key,

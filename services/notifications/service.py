@@ -76,7 +76,8 @@ def contacts_from_referral(data: dict) -> dict:
     return {"reference": data.get("case_reference") or data["reference"],
             "level": data.get("level"), "cir_max": data.get("cir_max"),
             "person": {**data["person"], "do_not_contact": not consent.get("contact", True)},
-            "referrer": data["referrer"]}
+            # each referrer follows the reference of their own referral
+            "referrer": {**data["referrer"], "reference": data["reference"]}}
 
 
 class NotificationsService(common_http.ServiceHttp):
@@ -118,9 +119,8 @@ class NotificationsService(common_http.ServiceHttp):
         if contacts is None:
             raise LookupError("no contact record for this case yet")  # retried with backoff
         today = envelope["occurred_at"].astimezone(UK).date()
-        for message in plan_messages(event_type, data, _with_case_referrer(contacts),
-                                     self.group, today=today):
-            self._plan(envelope, message)
+        for message, copy in _plans_for_every_referrer(event_type, data, contacts, self.group, today):
+            self._plan(envelope, message, copy)
         self._settle_races(case_id, event_type, data, triage)
 
     def _settle_races(self, case_id, event_type, data, triage):
@@ -136,8 +136,10 @@ class NotificationsService(common_http.ServiceHttp):
             if self.store.release_held_alerts(case_id, reference):
                 log.info("coordinator_alert_released")
 
-    def _plan(self, envelope, message: PlannedMessage):
-        notification_id = f"{envelope['event_id']}:{message.template}:{message.audience}"
+    def _plan(self, envelope, message: PlannedMessage, copy: int = 0):
+        # at most once per (event, template, audience), and per referrer when a case has several
+        notification_id = f"{envelope['event_id']}:{message.template}:{message.audience}" + \
+            (f":{copy}" if copy else "")
         now = utcnow()
         doc = {"_id": notification_id, "case_id": envelope["case_id"], "event_id": envelope["event_id"],
                "correlation_id": envelope["correlation_id"], "audience": message.audience,
@@ -288,11 +290,24 @@ class NotificationsService(common_http.ServiceHttp):
         self.events.relay(self.store)
 
 
-def _with_case_referrer(contacts: dict) -> dict:
-    # closed-loop updates go to whoever referred first; a later referral's own
-    # receipt reads its referrer from the event itself
+def _plans_for_every_referrer(event_type, data, contacts, group, today):
+    """The event's messages, with referrer updates repeated for each agency that referred the person.
+
+    A referral's own receipt reads its referrer from the event, so referral_received plans once.
+    """
     referrers = contacts.get("referrers") or [{}]
-    return {**contacts, "referrer": referrers[0]}
+    if event_type == "referral_received":
+        referrers = referrers[:1]
+    seen = set()
+    for copy, referrer in enumerate(referrers):
+        if referrer.get("email") in seen:
+            continue  # the same person referred twice: one update is enough
+        seen.add(referrer.get("email"))
+        view = {**contacts, "referrer": referrer,
+                "reference": (referrer.get("reference") if copy else None) or contacts["reference"]}
+        for message in plan_messages(event_type, data, view, group, today=today):
+            if copy == 0 or message.audience == "referrer":
+                yield message, copy
 
 
 def _suppression(doc, contacts: dict) -> str | None:

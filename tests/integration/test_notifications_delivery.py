@@ -272,3 +272,24 @@ def test_the_delivery_log_shows_each_message(start_notifications, mailbox, token
                 "created_at"} <= set(item)
         assert item["case_id"] == referral["case_id"]
     assert "ada" not in response.text.lower() and "station road" not in response.text.lower()
+
+
+def test_every_agency_that_referred_the_person_hears_when_the_case_is_accepted(start_notifications, mailbox):
+    service = start_notifications(**smtp(mailbox), QUIET_HOURS="off")
+    first = referral_received()
+    service.publish(first)
+    second_referrer = "keeper@rethink.example.org"
+    second = referral_received(case_id=first["case_id"], reference="HRW-2026-000124",
+                               duplicate_of=first["case_id"], referral_id="r-2",
+                               referrer__email=second_referrer, referrer__agency="rethink")
+    service.publish(second)
+    wait_until(lambda: mailbox.to(second_referrer), message="the second referrer's receipt")
+
+    service.publish(follow_up("case_status_changed", first, "referrals", **{
+        "from": "received", "to": "accepted", "reason": "spoke to Ada", "actor": "coordinator:k1"}))
+    updates = wait_until(lambda: len(mailbox.to(REFERRER_EMAIL)) >= 2 and len(mailbox.to(second_referrer)) >= 2
+                         and (mailbox.to(REFERRER_EMAIL)[-1], mailbox.to(second_referrer)[-1]),
+                         message="an update to each referrer")
+    assert REFERENCE in body(updates[0])
+    assert "HRW-2026-000124" in body(updates[1])  # each follows their own reference
+    assert len(mailbox.to(PERSON_EMAIL)) == 2  # one welcome and one invitation, not one per referrer

@@ -8,7 +8,7 @@ import requests
 
 from services.common.envelope import utcnow
 from services.safety.repository import StaleVisit, VisitRepository
-from tests.integration.test_safety_consumer import (
+from tests.integration.safety_support import (
     SafetyEvents,
     auth,
     referral_received,

@@ -9,7 +9,7 @@ import requests
 from services.common.envelope import utcnow
 from services.safety.service import SafetyService
 from services.safety.triage import TriageConfigError
-from tests.integration.test_safety_consumer import auth, referral_received, send, start_safety
+from tests.integration.safety_support import auth, referral_received, send, start_safety
 
 DEFAULT_RULES = json.loads(files("services.safety").joinpath("triage_rules.json").read_text(encoding="utf-8"))
 

@@ -14,7 +14,7 @@ from nameko.standalone.events import event_dispatcher
 from services.common.envelope import utcnow
 from services.safety.service import SafetyService
 from tests.integration.test_safety_api import NO_FLAGS, in_a_week, post
-from tests.integration.test_safety_consumer import (
+from tests.integration.safety_support import (
     SafetyEvents,
     auth,
     referral_received,

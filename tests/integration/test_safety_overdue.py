@@ -7,7 +7,7 @@ from nameko.testing.services import entrypoint_waiter
 
 from services.common.envelope import utcnow
 from services.safety.repository import VisitRepository
-from tests.integration.test_safety_consumer import (
+from tests.integration.safety_support import (
     SafetyEvents,
     ago,
     referral_received,

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from services.common.envelope import utcnow
-from tests.integration.test_safety_consumer import (
+from tests.integration.safety_support import (
     SafetyEvents,
     auth,
     case_erased,

@@ -4,7 +4,7 @@ from nameko.testing.services import entrypoint_waiter
 
 from services.common.topology import declare_topology
 from services.safety.service import SafetyService
-from tests.integration.test_safety_consumer import referral_received
+from tests.integration.safety_support import referral_received
 
 
 def test_event_published_before_the_consumer_first_starts_is_not_lost(container_factory, service_config,

@@ -16,6 +16,8 @@ from .envelope import utcnow
 from .mongo import connect
 
 ROLES = ("partner", "coordinator", "fire_officer", "admin")
+# The agencies a partner key can belong to (API.md, POST /referrals).
+AGENCIES = ("mind", "rethink", "gp", "housing", "adult_social_care", "self_referral")
 TOKEN_PREFIX = "rh_"
 
 
@@ -54,6 +56,8 @@ class KeyStore:
             raise ValueError("a partner key needs --agency")
         if role != "partner" and agency:
             raise ValueError("only partner keys are bound to an agency")
+        if agency is not None and agency not in AGENCIES:
+            raise ValueError(f"agency must be one of {', '.join(AGENCIES)}")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         key_id = uuid.uuid4().hex[:12]
         self.keys.insert_one({"_id": hash_token(token), "key_id": key_id, "role": role,
@@ -68,9 +72,10 @@ class KeyStore:
         return list(self.keys.find({}, {"_id": 0}).sort("created_at", 1))
 
     def principal(self, authorization: str | None) -> Principal:
-        if not authorization or not authorization.startswith("Bearer "):
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 7235)
             raise Unauthenticated("send 'Authorization: Bearer <token>'")
-        token = authorization[len("Bearer "):].strip()
+        token = token.strip()
         doc = self.keys.find_one({"_id": hash_token(token)}) if token else None
         if doc is None or doc.get("revoked"):
             raise Unauthenticated("unknown or revoked token")

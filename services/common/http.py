@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -118,13 +119,32 @@ def read_json(request, max_bytes: int = MAX_BODY_BYTES):
         raise PayloadTooLarge(f"the body must be at most {max_bytes} bytes")
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("send the body as application/json")
-    raw = request.stream.read(max_bytes + 1)
+    # werkzeug's stream is empty without a Content-Length; a chunked body is read from the server's input
+    chunked = request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    stream = request.environ["wsgi.input"] if chunked else request.stream
+    raw = stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"the body must be at most {max_bytes} bytes")
     try:
-        return json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply") from None
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("the body contains text that is not valid Unicode (a lone surrogate)") from None
+    return body
+
+
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+def correlation_id_of(request) -> str:
+    """The caller's X-Correlation-ID when it is a plain id, else a new one (it is stored and logged)."""
+    given = request.headers.get("X-Correlation-ID", "")
+    return given if _CORRELATION_ID.match(given) else str(uuid.uuid4())
 
 
 def api(*, roles=None, auth: bool = True):
@@ -138,7 +158,7 @@ def api(*, roles=None, auth: bool = True):
         @functools.wraps(fn)
         def endpoint(self, request, *args, **kwargs):
             clear_context()
-            correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
+            correlation_id = correlation_id_of(request)
             bind_context(correlation_id=correlation_id)
             request.correlation_id = correlation_id
             try:
@@ -184,6 +204,10 @@ class ServiceHttp:
     @http("GET", "/openapi.json")
     def openapi(self, request):
         return json_response(self.openapi_document)
+
+    @http("GET,POST,PUT,PATCH,DELETE,OPTIONS", "/")
+    def root(self, request):
+        return json_response({"service": self.name, "openapi": "/openapi.json", "health": "/health"})
 
     @http("GET,POST,PUT,PATCH,DELETE,OPTIONS", "/<path:unknown>")
     def unknown_route(self, request, unknown):

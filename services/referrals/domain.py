@@ -20,7 +20,8 @@ def referral_record(referral: dict, *, referral_id: str, reference: str, agency:
                 # who rated and when: the referrer on the day, unless the form says otherwise
                 "rated_by": referral["hoarding"].get("rated_by") or referral["referrer"]["name"],
                 "rated_on": referral["hoarding"].get("rated_on") or received_at.date().isoformat()}
-    referral = {**referral, "hoarding": hoarding}
+    # the agency comes from the key when the form leaves it out: messages name it
+    referral = {**referral, "hoarding": hoarding, "referrer": {**referral["referrer"], "agency": agency}}
     return {
         "referral_id": referral_id, "reference": reference, "agency": agency,
         "external_ref": referral.get("external_ref"), "referrer": referral["referrer"],
@@ -52,6 +53,7 @@ def new_case(referral: dict, record: dict, *, case_id: str, person_key: str) -> 
         "person": referral["person"], "person_key": person_key,
         "consent": {**referral["consent"], "withdrawn": []},
         "referrals": [record], "visit": None, "urgency": 0, "timeline": [],
+        "open": True, "open_person_slot": person_key,
         "created_at": record["received_at"], "updated_at": record["received_at"],
     }
 
@@ -103,7 +105,7 @@ def erased_case(case: dict, *, at: datetime) -> dict:
                        "received_at": r["received_at"], "erased": True} for r in case.get("referrals", [])],
         "cir_ratings": [{"ratings": r["ratings"], "rated_on": r["rated_on"], "reference": r["reference"]}
                         for r in case.get("cir_ratings", [])],
-        "erased_at": at,
+        "erased_at": at, "open_person_slot": case["_id"],
     }
 
 
@@ -118,6 +120,9 @@ def visit_projection(envelope: dict) -> dict | None:
         return {"visit": {"visit_id": data["visit_id"], "status": "requested",
                           "priority": data["priority"], "due_by": _when(data.get("due_by"))},
                 "urgency": PRIORITY_URGENCY.get(data["priority"], 0)}
+    if envelope["event_type"] == "fire_risk_without_consent":
+        # high fire risk and no consent: the coordinator must act, so the case rises like a visit would
+        return {"urgency": PRIORITY_URGENCY.get(data.get("priority"), 0) or PRIORITY_URGENCY["high"]}
     if envelope["event_type"] == "visit_status_changed":
         open_visit = data["status"] in ("requested", "acknowledged", "scheduled")
         return {"visit": {"visit_id": data["visit_id"], "status": data["status"],
@@ -125,3 +130,10 @@ def visit_projection(envelope: dict) -> dict | None:
                 # a visit that is over no longer makes the case urgent
                 "urgency": PRIORITY_URGENCY.get(data.get("priority"), 0) if open_visit else 0}
     return None
+
+
+def closing_changes(case_id: str, status: str, terminal_statuses) -> dict:
+    """A closed case leaves the coordinator's open list and frees the person for a new case."""
+    if status in terminal_statuses:
+        return {"open": False, "open_person_slot": case_id}
+    return {}

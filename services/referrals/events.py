@@ -28,12 +28,14 @@ def referral_event(event_type: str, case: dict, correlation_id: str, data: dict)
                      producer=PRODUCER, data=data)
 
 
-def timeline_entry(envelope: dict, summary: str) -> dict:
+def timeline_entry(envelope: dict, summary: str, *, actor: str | None = None, reason: str | None = None) -> dict:
+    """One line of a case's story; a coordinator's own moves keep who made them and why."""
     at = envelope["occurred_at"]
     return {"event_id": envelope["event_id"],
             "at": datetime.fromisoformat(at) if isinstance(at, str) else at,
             "type": envelope["event_type"], "summary": summary,
-            "source": envelope["producer"], "correlation_id": envelope["correlation_id"]}
+            "source": envelope["producer"], "correlation_id": envelope["correlation_id"],
+            "actor": actor, "reason": reason}
 
 
 def summarise(envelope: dict) -> str:
@@ -44,15 +46,19 @@ def summarise(envelope: dict) -> str:
 def _summary(envelope: dict) -> str:
     data, kind = envelope.get("data") or {}, envelope["event_type"]
     if kind == "visit_requested":
-        return f"Home Fire Safety Visit requested ({data.get('priority')} priority, due by {data.get('due_by')})"
+        return (f"Home Fire Safety Visit requested ({_words(data.get('priority'))} priority, "
+                f"due by {_when(data.get('due_by'))})")
     if kind == "visit_not_requested":
-        return f"No Home Fire Safety Visit requested ({data.get('reason')})"
+        return f"No Home Fire Safety Visit requested ({_words(data.get('reason'))})"
     if kind == "fire_risk_without_consent":
         return "High fire risk but no consent to share with LFB: coordinator to follow up"
     if kind == "visit_status_changed":
-        return f"Home Fire Safety Visit {data.get('status')}"
+        if data.get("change") == "priority_raised":
+            return (f"Home Fire Safety Visit priority raised from {_words(data.get('previous_priority'))} "
+                    f"to {_words(data.get('priority'))} by referral {data.get('reference')}")
+        return f"Home Fire Safety Visit {_words(data.get('status'))}"
     if kind == "visit_overdue":
-        return f"Home Fire Safety Visit overdue (was due by {data.get('due_by')})"
+        return f"Home Fire Safety Visit overdue (was due by {_when(data.get('due_by'))})"
     if kind == "notification_sent":
         return (f"Message '{data.get('template')}' sent to "
                 f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} by {data.get('channel')}")
@@ -60,3 +66,15 @@ def _summary(envelope: dict) -> str:
         return (f"Message '{data.get('template')}' to "
                 f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} failed: {data.get('reason')}")
     return kind.replace("_", " ")
+
+
+def _words(code) -> str:
+    return str(code).replace("_", " ") if code else "unknown"
+
+
+def _when(value) -> str:
+    """A due time as a person reads it, to the minute, in UTC."""
+    try:
+        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError):
+        return str(value)

@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 
 import eventlet
+from pymongo.errors import DuplicateKeyError
 
 from services.common.envelope import utcnow
 from services.common.http import Conflict
@@ -54,7 +55,11 @@ def submit(store, referral: dict, *, agency: str, principal, correlation_id: str
     ids = new_ids()
     existing = store.claim_idempotency_key(scoped_key, digest, ids)
     if existing is None:
-        response = store_referral(store, referral, agency, principal, correlation_id, ids)
+        try:
+            response = store_referral(store, referral, agency, principal, correlation_id, ids)
+        except Exception:
+            store.release_idempotency_key(scoped_key)
+            raise
         store.complete_idempotency_key(scoped_key, response)
         return 201, response
     if existing["body_hash"] != digest:
@@ -94,7 +99,10 @@ def store_referral(store, referral, agency, principal, correlation_id, ids) -> d
     for _ in range(5):  # another write to the open case won the race: read it again
         open_case = store.find_open_case_for(key, OPEN_STATUSES)
         if open_case is None:
-            break
+            case_id = _open_case(store, referral, record, ids["case_id"], key, agency, correlation_id)
+            if case_id is None:
+                continue  # a referral for the same person opened a case a moment ago: link to it
+            return created_response(case_id, record)
         case = store.get(open_case["_id"])
         bind_context(case_id=case["_id"])
         rating = domain.rating_entry(record)
@@ -109,12 +117,20 @@ def store_referral(store, referral, agency, principal, correlation_id, ids) -> d
             continue
         log.info("duplicate_referral_linked", reference=reference)
         return created_response(case["_id"], record)
+    raise StaleCase("the person's case kept changing; send the referral again")
 
-    case_id = ids["case_id"]
+
+def _open_case(store, referral, record, case_id, key, agency, correlation_id) -> str | None:
+    """A new case for this person, or None when another request just opened theirs."""
     bind_context(case_id=case_id)
     case = domain.new_case(referral, record, case_id=case_id, person_key=key)
     event = referral_event("referral_received", case, correlation_id, domain.referral_received_data(case, record))
-    case["timeline"] = [timeline_entry(event, f"Referral {reference} received from {agency}")]
-    store.open_case(case, [event])
-    log.info("referral_received", reference=reference, level=case["level"])
-    return created_response(case_id, record)
+    case["timeline"] = [timeline_entry(event, f"Referral {record['reference']} received from {agency}")]
+    try:
+        store.open_case(case, [event])
+    except DuplicateKeyError:
+        if store.get(case_id) is not None:
+            raise  # our own case id: the idempotent replay paths handle this
+        return None
+    log.info("referral_received", reference=record["reference"], level=case["level"])
+    return case_id

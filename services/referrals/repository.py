@@ -27,6 +27,21 @@ class CaseRepository(Repository):
         self.cases.create_index([("person_key", 1), ("status", 1)])
         self.cases.create_index([("status", 1), ("updated_at", -1)])
         self.cases.create_index("outbox_pending")
+        self._backfill_person_slots()
+        # one open case per person: two referrals arriving at once cannot both open one
+        self.cases.create_index("open_person_slot", unique=True)
+
+    def _backfill_person_slots(self) -> None:
+        """Cases stored before the slot existed: the oldest open case of a person holds it."""
+        taken = {c["open_person_slot"] for c in self.cases.find({"open_person_slot": {"$exists": True}},
+                                                                {"open_person_slot": 1})}
+        missing = self.cases.find({"open_person_slot": {"$exists": False}},
+                                  {"person_key": 1, "status": 1}).sort("created_at", pymongo.ASCENDING)
+        for case in missing:
+            is_open = case.get("status") in ("received", "accepted", "in_progress", "on_hold")
+            slot = case.get("person_key") if is_open and case.get("person_key") not in taken else case["_id"]
+            taken.add(slot)
+            self.cases.update_one({"_id": case["_id"]}, {"$set": {"open": is_open, "open_person_slot": slot}})
 
     # -- references -------------------------------------------------------
     def next_reference(self, prefix: str, year: int) -> str:
@@ -49,6 +64,10 @@ class CaseRepository(Repository):
 
     def idempotency_record(self, key: str) -> dict | None:
         return self.db["idempotency_keys"].find_one({"_id": key})
+
+    def release_idempotency_key(self, key: str) -> None:
+        """The request failed before storing anything: the same key may be sent again at once."""
+        self.db["idempotency_keys"].delete_one({"_id": key, "response": None})
 
     def complete_idempotency_key(self, key: str, response: dict) -> None:
         self.db["idempotency_keys"].update_one({"_id": key}, {"$set": {"response": response}})
@@ -80,7 +99,7 @@ class CaseRepository(Repository):
                                    {"outbox": 0, "applied_events": 0, "timeline": 0})
 
     def find_open_case_for(self, person_key: str, open_statuses) -> dict | None:
-        return self.cases.find_one({"person_key": person_key, "status": {"$in": list(open_statuses)}},
+        return self.cases.find_one({"open_person_slot": person_key, "status": {"$in": list(open_statuses)}},
                                    {"_id": 1, "version": 1, "reference": 1})
 
     def update_case(self, case_id: str, version: int, changes: dict, timeline_entries: list[dict],
@@ -88,8 +107,8 @@ class CaseRepository(Repository):
         """Change a case only if nobody changed it since we read `version` (optimistic concurrency)."""
         result = self.update_with_events(
             "cases", {"_id": case_id, "version": version},
-            {"$set": {**changes, "updated_at": utcnow()}, "$push": {"timeline": {"$each": timeline_entries}},
-             "$inc": {"version": 1}}, events)
+            {"$set": {**changes, "updated_at": utcnow()}, "$inc": {"version": 1},
+             **({"$push": {"timeline": {"$each": timeline_entries}}} if timeline_entries else {})}, events)
         if not result.matched_count:
             raise StaleCase(case_id)
 
@@ -110,7 +129,7 @@ class CaseRepository(Repository):
         total = self.cases.count_documents(query)
         docs = list(self.cases.find(query, {"timeline": 0, "outbox": 0, "applied_events": 0,
                                             "referrals": 0, "person": 0})
-                    .sort([("urgency", pymongo.DESCENDING), ("level", pymongo.DESCENDING),
-                           ("created_at", pymongo.ASCENDING)])
+                    .sort([("open", pymongo.DESCENDING), ("urgency", pymongo.DESCENDING),
+                           ("level", pymongo.DESCENDING), ("created_at", pymongo.ASCENDING)])
                     .skip((page - 1) * per_page).limit(per_page))
         return docs, total

@@ -28,11 +28,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
+from services.common.auth import AGENCIES
 from services.common.fields import UtcDateTime
 
 from .lifecycle import CaseStatus
 
-AGENCIES = ("mind", "rethink", "gp", "housing", "adult_social_care", "self_referral")
 ROOMS = ("living_room", "kitchen", "bedroom", "other")
 CIR_MIN, CIR_MAX = 1, 9
 CONTACT_CHANNELS = ("phone", "sms", "email", "letter")
@@ -449,7 +449,7 @@ class CasesQuerySchema(_StrictSchema):
 
     status = _case_status()
     level = fields.Integer(validate=validate.OneOf(CASE_LEVELS, error="must be one of: {choices}"))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="must be at least {min}"))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000, error="must be from {min} to {max}"))
     per_page = fields.Integer(
         load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE, error="must be from {min} to {max}")
     )
@@ -524,6 +524,8 @@ class TimelineEntrySchema(_ResponseSchema):
     summary = fields.String(required=True)
     source = fields.String(required=True, metadata={"example": "referrals"})
     correlation_id = fields.String()
+    actor = fields.String(allow_none=True, metadata={"description": "who made a coordinator's move"})
+    reason = fields.String(allow_none=True, metadata={"description": "why, as the coordinator gave it"})
 
 
 class CaseVisitSchema(_ResponseSchema):

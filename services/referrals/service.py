@@ -9,7 +9,7 @@ from services.common import outbox
 from services.common.auth import ApiKeys, Forbidden
 from services.common.consumer import DeliveryRetry, consumes
 from services.common.envelope import utcnow
-from services.common.http import NotFound, api, read_json, register_error
+from services.common.http import Conflict, NotFound, api, read_json, register_error
 from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore, storable
 from services.common.outbox import EventPublisher
@@ -91,12 +91,15 @@ class ReferralsService(common_http.ServiceHttp):
         bind_context(case_id=case_id)
         withdrawal = ConsentWithdrawalSchema().load(read_json(request))
         case = self._case(case_id)
+        if case.get("erased_at"):
+            raise Conflict("this case was erased; there is no consent left to withdraw")
         scope, reason, now = withdrawal["scope"], withdrawal.get("reason"), utcnow()
         event = referral_event("consent_withdrawn", case, request.correlation_id,
                                {"scope": scope, "reason": reason, "actor": principal.actor})
         changes = {"consent": domain.consent_after_withdrawal(case["consent"], scope, at=now,
                                                               actor=principal.actor, reason=reason)}
-        entries, events = [timeline_entry(event, f"Consent withdrawn ({scope})")], [event]
+        entries = [timeline_entry(event, f"Consent withdrawn ({scope})", actor=principal.actor, reason=reason)]
+        events = [event]
         if scope == "all" and case["status"] not in TERMINAL_STATUSES:
             moved = _status_move(case, CaseStatus.CANCELLED, "consent withdrawn", principal, request.correlation_id)
             changes.update(moved["changes"])
@@ -116,14 +119,19 @@ class ReferralsService(common_http.ServiceHttp):
             return _case_detail(case)
         event = referral_event("case_erased", case, request.correlation_id, {"actor": principal.actor})
         changes = domain.erased_case(case, at=utcnow())
-        entries, events = [timeline_entry(event, "Personal data erased on request")], [event]
+        entries = [timeline_entry(event, "Personal data erased on request", actor=principal.actor,
+                                  reason=erasure["reason"])]
+        events = [event]
         if case["status"] not in TERMINAL_STATUSES:
             moved = _status_move(case, CaseStatus.CANCELLED, "personal data erased on request",
                                  principal, request.correlation_id)
             changes.update(moved["changes"])
             entries.insert(0, moved["entry"])
             events.insert(0, moved["event"])
-        self.store.update_case(case_id, case["version"], changes, entries, events)
+        # coordinators' reasons are free text and may name the person: they go too
+        changes["timeline"] = [{**e, "reason": None} for e in case.get("timeline", [])] + \
+            [{**e, "reason": None} for e in entries]
+        self.store.update_case(case_id, case["version"], changes, [], events)
         self.store.erase_parked_events(case_id)
         log.info("case_erased", reason_given=bool(erasure["reason"]))
         return _case_detail(self._case(case_id))
@@ -160,8 +168,11 @@ def _status_move(case, to, reason, principal, correlation_id) -> dict:
     event = referral_event("case_status_changed", case, correlation_id,
                            {"from": current, "to": target, "reason": reason, "actor": principal.actor,
                             "reference": case["reference"]})
-    return {"changes": {"status": target, "held_from": current if target == "on_hold" else None},
-            "entry": timeline_entry(event, f"Case moved from {current} to {target}"), "event": event}
+    return {"changes": {"status": target, "held_from": current if target == "on_hold" else None,
+                        **domain.closing_changes(case["_id"], target, TERMINAL_STATUSES)},
+            "entry": timeline_entry(event, f"Case moved from {current} to {target}",
+                                    actor=principal.actor, reason=reason),
+            "event": event}
 
 
 def _agency_for(principal, referral):

@@ -185,6 +185,7 @@ def test_consent_withdrawal_all_cancels_the_case(api):
 
 def test_erasure_removes_personal_data_and_keeps_counts(api):
     case_id = api.refer().json()["case_id"]
+    assert api.move(case_id, "accepted", "Ada Jones agreed on the phone").status_code == 200
     response = api.call("POST", f"/cases/{case_id}/erasure", "coordinator", {"reason": "asked by the person"})
     assert response.status_code == 200
     # (events still waiting in the outbox are delivered, then erased downstream by case_erased)
@@ -243,3 +244,56 @@ def test_openapi_lists_every_referrals_route_of_the_contract(api):
     assert body["$ref"].endswith("/Referral")
     referral_schema = spec["components"]["schemas"]["Referral"]
     assert {"referrer", "person", "consent", "hoarding", "fire_risk"} <= set(referral_schema["required"])
+
+
+# -- found in review -------------------------------------------------------------------
+def test_referrals_for_one_person_arriving_together_share_one_case(api):
+    bodies = [referral({"external_ref": f"MIND-{n}"}) for n in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda body: api.refer(body), bodies))
+    assert [r.status_code for r in responses] == [201] * 4
+    assert len({r.json()["case_id"] for r in responses}) == 1
+    assert api.cases.count_documents({}) == 1
+    types = [e["type"] for e in api.case(responses[0].json()["case_id"])["timeline"]]
+    assert types.count("referral_received") == 1 and types.count("duplicate_referral") == 3
+
+
+def test_a_move_keeps_who_made_it_and_why(api):
+    case_id = api.refer().json()["case_id"]
+    api.move(case_id, "rejected", "lives outside Harrow")
+    [entry] = [e for e in api.case(case_id)["timeline"] if e["type"] == "case_status_changed"]
+    assert entry["reason"] == "lives outside Harrow"
+    assert entry["actor"].startswith("coordinator:")
+
+
+def test_agency_left_out_of_the_form_comes_from_the_key(api):
+    body = referral()
+    del body["referrer"]["agency"]
+    case_id = api.refer(body).json()["case_id"]
+    stored = api.cases.find_one({"_id": case_id})
+    assert stored["referrals"][0]["referrer"]["agency"] == "mind"
+
+
+def test_a_case_needing_the_coordinator_ranks_above_calmer_ones_and_closed_cases_sink(api):
+    dispatch = event_dispatcher(api.config)
+    no_consent = api.refer(referral({"person.given_name": "Nell", "hoarding.clutter_image_rating": {"kitchen": 8},
+                                     "consent.share_with_fire_service": False})).json()
+    middling = api.refer(referral({"person.given_name": "Mid", "hoarding.clutter_image_rating": {"kitchen": 5}})).json()
+    closed = api.refer(referral({"person.given_name": "Done", "hoarding.clutter_image_rating": {"kitchen": 9}})).json()
+    api.move(closed["case_id"], "rejected", "duplicate of an older record")
+    alert = new_event("fire_risk_without_consent", case_id=no_consent["case_id"], correlation_id="c",
+                      producer="safety", data={"priority": "very_high", "cir_max": 8, "reference": "x"})
+    medium = new_event("visit_requested", case_id=middling["case_id"], correlation_id="c", producer="safety",
+                       data={"visit_id": "v-9", "priority": "medium", "due_by": "2026-12-27T10:00:00+00:00"})
+    for event in (alert, medium):
+        with entrypoint_waiter(api.container, "record_on_timeline", timeout=10):
+            dispatch("safety", event["event_type"], event)
+    order = [c["case_id"] for c in api.call("GET", "/cases", "coordinator").json()["items"]]
+    assert order == [no_consent["case_id"], middling["case_id"], closed["case_id"]]
+
+
+def test_consent_cannot_be_withdrawn_from_an_erased_case(api):
+    case_id = api.refer().json()["case_id"]
+    api.call("POST", f"/cases/{case_id}/erasure", "coordinator", {"reason": "asked"})
+    response = api.call("POST", f"/cases/{case_id}/consent-withdrawal", "coordinator", {"scope": "all"})
+    assert response.status_code == 409

@@ -95,3 +95,48 @@ def test_unknown_routes_answer_in_json(referrals, method, path):
     response = requests.request(method, f"{base}{path}", timeout=10)
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("why,data", [
+    ("nested too deeply", "[" * 5000 + "]" * 5000),
+    ("a lone surrogate", json.dumps(referral({"person.family_name": "Jo\udfffnes"}))),
+])
+def test_hostile_bodies_are_400_not_500_and_write_nothing(referrals, tokens, why, data):
+    base, cases = referrals
+    response = post(base, tokens["mind"], data=data, headers={"Content-Type": "application/json",
+                                                               "Idempotency-Key": "hostile"})
+    assert response.status_code == 400, response.text
+    assert cases.count_documents({}) == 0
+
+
+def test_a_chunked_body_is_read(referrals, tokens):
+    base, cases = referrals
+    payload = json.dumps(referral()).encode()
+    response = requests.post(f"{base}/referrals", data=iter([payload[:100], payload[100:]]), timeout=10,
+                             headers={"Authorization": f"Bearer {tokens['mind']}",
+                                      "Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert cases.count_documents({}) == 1
+
+
+def test_a_huge_page_number_is_a_field_error(referrals, tokens):
+    base, _ = referrals
+    response = requests.get(f"{base}/cases", params={"page": "99999999999999999999"}, timeout=10,
+                            headers={"Authorization": f"Bearer {tokens['coordinator']}"})
+    assert response.status_code == 400 and "page" in response.json()["fields"]
+
+
+def test_bearer_scheme_is_case_insensitive_and_odd_correlation_ids_are_replaced(referrals, tokens):
+    base, _ = referrals
+    response = requests.get(f"{base}/cases", timeout=10, headers={
+        "Authorization": f"bearer {tokens['coordinator']}", "X-Correlation-ID": "ada@example.org " * 10})
+    assert response.status_code == 200
+    assert "@" not in response.headers["X-Correlation-ID"]
+    kept = requests.get(f"{base}/cases", timeout=10, headers={
+        "Authorization": f"Bearer {tokens['coordinator']}", "X-Correlation-ID": "mind-batch-42"})
+    assert kept.headers["X-Correlation-ID"] == "mind-batch-42"
+
+
+def test_the_root_answers_in_json(referrals):
+    base, _ = referrals
+    assert requests.get(f"{base}/", timeout=10).json()["openapi"] == "/openapi.json"

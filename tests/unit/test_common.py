@@ -67,3 +67,11 @@ def test_keys_are_stored_hashed_and_roles_are_checked():
         store.create("coordinator", "mind")
     with pytest.raises(ValueError):
         store.create("superuser")
+
+
+@pytest.mark.parametrize("agency", ["Mind", "nhs-trust", ""])
+def test_partner_keys_name_a_known_agency(agency):
+    import mongomock
+
+    with pytest.raises(ValueError):
+        KeyStore(mongomock.MongoClient().db).create("partner", agency or None)

@@ -102,8 +102,16 @@ def person_suppression(contacts: dict) -> str | None:
     return None
 
 
-def fire_service_suppression(contacts: dict) -> str | None:
-    """Consent to share with the fire service withdrawn: their pending alerts stay unsent."""
+# Sent to the fire service team even after consent to share is withdrawn: it names nobody
+# (the reference only) and is what stops a crew turning up at the door.
+FIRE_SERVICE_WITHDRAWAL_NOTICE = "fire_service_request_withdrawn"
+
+
+def fire_service_suppression(contacts: dict, template: str | None = None) -> str | None:
+    """Consent to share with the fire service withdrawn: their pending alerts stay unsent
+    (the withdrawal notice excepted)."""
+    if template == FIRE_SERVICE_WITHDRAWAL_NOTICE:
+        return None
     if {"fire_service", "all"} & set(contacts.get("withdrawn") or ()):
         return CONSENT_WITHDRAWN
     return None
@@ -115,8 +123,17 @@ def triage_key(reference: str) -> str:
 
 
 def triage_of(event_type: str, data: dict) -> tuple[str, dict] | None:
-    """(referral reference, triage) from safety's verdict on a referral, else None."""
-    if event_type not in ("visit_requested", "visit_not_requested") or not data.get("reference"):
+    """(referral reference, triage) from safety's verdict on a referral, else None.
+
+    A duplicate referral more urgent than the case's open visit raises that visit's
+    priority instead of a visit of its own: the visit_status_changed (change
+    "priority_raised") that says so carries the duplicate's reference and is its verdict.
+    """
+    if not data.get("reference"):
+        return None
+    if event_type == "visit_status_changed" and data.get("change") == "priority_raised":
+        return data["reference"], {"priority": data.get("priority"), "visit": "priority_raised"}
+    if event_type not in ("visit_requested", "visit_not_requested"):
         return None
     visit = "requested" if event_type == "visit_requested" else (data.get("reason") or "not_requested")
     return data["reference"], {"priority": data.get("priority"), "visit": visit}
@@ -131,10 +148,11 @@ def triage_context(triage: dict | None) -> dict:
 class _Case:
     """Builds the plans for one case; each audience gets its own context."""
 
-    def __init__(self, contacts: dict, group: dict, today: date):
+    def __init__(self, contacts: dict, group: dict, today: date, event_id: str | None = None):
         self.contacts = contacts
         self.group = group
         self.today = today
+        self.event_id = event_id
         self.reference = contacts["reference"]
 
     def for_referral(self, data: dict) -> "_Case":
@@ -144,7 +162,7 @@ class _Case:
                     "referrer": data.get("referrer") or self.contacts.get("referrer"),
                     "level": data.get("level", self.contacts.get("level")),
                     "cir_max": data.get("cir_max", self.contacts.get("cir_max"))}
-        return _Case(contacts, self.group, self.today)
+        return _Case(contacts, self.group, self.today, self.event_id)
 
     def person(self, template: str, **context) -> PlannedMessage:
         person = self.contacts["person"]
@@ -175,7 +193,7 @@ class _Case:
         return PlannedMessage("fire_service", template, "email",
                               {"email": self.group["fire_team"]["email"]},
                               {"reference": self.reference, **context},
-                              fire_service_suppression(self.contacts))
+                              fire_service_suppression(self.contacts, template))
 
     def referrer_update(self, update: str, **context) -> PlannedMessage:
         return self.referrer("referrer_update", update=update, **context)
@@ -193,6 +211,11 @@ class _Case:
 
     def triage(self) -> dict | None:
         return (self.contacts.get("triage") or {}).get(triage_key(self.reference))
+
+    def told_visit_booked_elsewhere(self, visit_id: str | None) -> bool:
+        """Another event already told the referrer this visit was booked (see visit_booked_told)."""
+        told = (self.contacts.get("visit_booked_told") or {}).get(triage_key(visit_id or ""))
+        return told is not None and told != self.event_id
 
 
 def _referral_received(case: _Case, data: dict) -> list[PlannedMessage]:
@@ -215,6 +238,9 @@ def _referral_received(case: _Case, data: dict) -> list[PlannedMessage]:
 
 def _case_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
     status = data.get("to")
+    if data.get("from") == "on_hold" and status not in ("rejected", "completed", "cancelled"):
+        # back to where it was put on hold from: invited and told when it first got there
+        return []
     if status == "accepted":
         return [case.person("person_invitation"), case.referrer_update("accepted")]
     if status == "rejected":
@@ -225,15 +251,33 @@ def _case_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
 
 
 def _visit_requested(case: _Case, data: dict) -> list[PlannedMessage]:
-    # The crew reads personal details through the API; the email names none.
-    return [case.fire_service("fire_service_alert", priority=data["priority"], due_by=data["due_by"])]
+    # The crew reads personal details through the API; the email names none. The reference
+    # is the visit's own (its referral's), the one the crew finds it under in the list.
+    return [case.fire_service("fire_service_alert", reference=data.get("reference") or case.reference,
+                              priority=data["priority"], due_by=data["due_by"])]
 
 
 def _visit_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
     if data.get("change") == "priority_raised":
-        return []  # same status, higher priority (a more urgent duplicate referral): nothing new to tell
+        # A more urgent duplicate referral: same visit and status, sooner. The crew hears again
+        # (under the visit's own reference, case_reference); the referrer hears nothing new, and
+        # the duplicate's coordinator alert takes this as its triage (triage_of).
+        return [case.fire_service("fire_service_priority_raised",
+                                  reference=data.get("case_reference") or data.get("reference")
+                                  or case.reference,
+                                  priority=data.get("priority"),
+                                  previous_priority=data.get("previous_priority"),
+                                  due_by=data.get("due_by"))]
     status = data.get("status") or data.get("to")
-    if status in ("scheduled", "completed"):
+    if status == "cancelled":
+        # consent withdrawn, the case erased or called off: so no crew turns up
+        return [case.fire_service(FIRE_SERVICE_WITHDRAWAL_NOTICE,
+                                  reference=data.get("reference") or case.reference)]
+    if status == "scheduled":
+        if case.told_visit_booked_elsewhere(data.get("visit_id")):
+            return []  # rebooked: the referrer knows it is booked
+        return [case.referrer_update("visit_scheduled")]
+    if status == "completed":
         return [case.referrer_update(f"visit_{status}")]
     if status in ("no_access", "declined"):
         return [case.coordinator("coordinator_visit_update", visit_status=status,
@@ -271,11 +315,14 @@ _PLANNERS = {
 
 
 def plan_messages(event_type: str, data: dict, contacts: dict, group: dict,
-                  *, today: date | None = None) -> list[PlannedMessage]:
+                  *, today: date | None = None, event_id: str | None = None) -> list[PlannedMessage]:
     """The messages an event causes; [] for events that message nobody.
 
     `today` (the UK date the event happened) dates letters and picks upcoming
-    sessions; default: today in the UK. Person messages that may not go (do
+    sessions; default: today in the UK. `event_id` is the event's own: a visit
+    booking tells the referrer only if `contacts["visit_booked_told"]` (visit id
+    -> the event that told them) names this event or not that visit at all.
+    Person messages that may not go (do
     not contact, consent withdrawn, no address) are still planned, with
     `suppressed` set, so the service records them rather than dropping them.
     An erased case plans nothing: there is nobody left to write to.
@@ -283,7 +330,7 @@ def plan_messages(event_type: str, data: dict, contacts: dict, group: dict,
     planner = _PLANNERS.get(event_type)
     if planner is None or contacts.get("erased_at"):
         return []
-    return planner(_Case(contacts, group, today or datetime.now(UK).date()), data)
+    return planner(_Case(contacts, group, today or datetime.now(UK).date(), event_id), data)
 
 
 # --- rendering --------------------------------------------------------------
@@ -401,3 +448,11 @@ def render(message: PlannedMessage, group: dict) -> RenderedMessage:
     else:
         raise ValueError(f"unknown channel {message.channel!r}")
     return RenderedMessage(subject=subject, text=text, html=html)
+
+
+def withdrawal_notice(data: dict, group: dict) -> PlannedMessage | None:
+    """For an erased case: the crew is still told not to call (the notice names nobody)."""
+    if data.get("status") != "cancelled" or not data.get("reference"):
+        return None
+    return PlannedMessage("fire_service", FIRE_SERVICE_WITHDRAWAL_NOTICE, "email",
+                          {"email": group["fire_team"]["email"]}, {"reference": data["reference"]})

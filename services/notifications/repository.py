@@ -17,7 +17,7 @@ from services.common.envelope import utcnow
 from services.common.idempotency import apply_once, insert_once
 from services.common.mongo import Repository
 
-from .messages import CASE_ERASED, triage_key
+from .messages import CASE_ERASED, FIRE_SERVICE_WITHDRAWAL_NOTICE, triage_key
 
 # Fields of a notification that hold personal data; erasure empties them.
 PERSONAL_FIELDS = {"to": {}, "context": {}, "receipt": None, "last_error": None}
@@ -60,6 +60,15 @@ class NotificationRepository(Repository):
     def record_triage(self, case_id: str, reference: str, triage: dict, event_id: str) -> bool:
         return apply_once(self.contacts, {"_id": case_id},
                           {"$set": {f"triage.{triage_key(reference)}": triage}}, event_id)
+
+    def record_visit_booked_told(self, case_id: str, visit_id: str, event_id: str) -> None:
+        """The first event booking this visit is the one that tells the referrer (kept if set)."""
+        key = f"visit_booked_told.{triage_key(visit_id)}"
+        self.contacts.update_one({"_id": case_id, key: {"$exists": False}}, {"$set": {key: event_id}})
+
+    def forget_visit_booked_told(self, case_id: str, visit_id: str) -> None:
+        self.contacts.update_one({"_id": case_id},
+                                 {"$unset": {f"visit_booked_told.{triage_key(visit_id)}": ""}})
 
     def record_withdrawal(self, case_id: str, scope: str, event_id: str) -> bool:
         return apply_once(self.contacts, {"_id": case_id}, {"$addToSet": {"withdrawn": scope}}, event_id)
@@ -117,11 +126,15 @@ class NotificationRepository(Repository):
             {"$set": {"next_attempt_at": utcnow(), "updated_at": utcnow()}})
         return result.modified_count
 
-    def suppress_pending(self, case_id: str, reason: str, audience: str | None = None) -> int:
-        """Messages not yet gone (to this audience) are recorded as suppressed."""
+    def suppress_pending(self, case_id: str, reason: str, audience: str | None = None,
+                         keep: tuple[str, ...] = ()) -> int:
+        """Messages not yet gone (to this audience, bar the `keep` templates) are recorded as
+        suppressed."""
         query = {"case_id": case_id, "status": "pending"}
         if audience:
             query["audience"] = audience
+        if keep:
+            query["template"] = {"$nin": list(keep)}
         result = self.notifications.update_many(
             query,
             {"$set": {"status": "suppressed", "suppressed_reason": reason,
@@ -136,9 +149,10 @@ class NotificationRepository(Repository):
         """
         receipts = [d["receipt"] for d in self.notifications.find(
             {"case_id": case_id, "receipt": {"$type": "string"}}, {"receipt": 1})]
-        self.suppress_pending(case_id, CASE_ERASED)
+        # the crew's "request withdrawn" notice names nobody and must still go
+        self.suppress_pending(case_id, CASE_ERASED, keep=(FIRE_SERVICE_WITHDRAWAL_NOTICE,))
         self.notifications.update_many(
-            {"case_id": case_id},
+            {"case_id": case_id, "template": {"$ne": FIRE_SERVICE_WITHDRAWAL_NOTICE}},
             {"$set": {**PERSONAL_FIELDS, "erased_at": utcnow(), "updated_at": utcnow()}})
         # a parked event of this case still holds the referral's contact details
         self.erase_parked_events(case_id)

@@ -36,8 +36,9 @@ from .channels import PermanentDeliveryError, TransientDeliveryError
 from .delivery import Channels
 from .group import GroupDetails
 from .messages import (
-    CASE_ERASED, CONSENT_WITHDRAWN, UK, PlannedMessage, fire_service_suppression, person_suppression,
-    plan_messages, render, triage_context, triage_key, triage_of,
+    CASE_ERASED, CONSENT_WITHDRAWN, FIRE_SERVICE_WITHDRAWAL_NOTICE, UK, PlannedMessage, withdrawal_notice,
+    fire_service_suppression, person_suppression, plan_messages, render, triage_context, triage_key,
+    triage_of,
 )
 from .repository import PERSONAL_FIELDS, NotificationRepository
 from .schemas import NotificationLogSchema, NotificationsQuerySchema
@@ -108,20 +109,42 @@ class NotificationsService(common_http.ServiceHttp):
         case_id, data, event_type = envelope["case_id"], envelope["data"], envelope["event_type"]
         known = self.store.contacts_for(case_id)
         if known is not None and known.get("erased_at"):
-            log.info("event_for_erased_case_ignored")
+            notice = withdrawal_notice(data, self.group) if event_type == "visit_status_changed" else None
+            if notice is not None:
+                self._plan(envelope, notice)
+            log.info("event_for_erased_case_ignored", withdrawal_notice=notice is not None)
             return
         if event_type == "referral_received":
             self.store.remember_contacts(case_id, contacts_from_referral(data), envelope["event_id"])
         triage = triage_of(event_type, data)
         if triage:  # raises while the contacts are not there yet: retried with backoff
             self.store.record_triage(case_id, *triage, envelope["event_id"])
+        if event_type == "visit_status_changed":
+            self._track_visit_booking(case_id, data, envelope["event_id"])
         contacts = self.store.contacts_for(case_id)
         if contacts is None:
             raise LookupError("no contact record for this case yet")  # retried with backoff
         today = envelope["occurred_at"].astimezone(UK).date()
-        for message, copy in _plans_for_every_referrer(event_type, data, contacts, self.group, today):
+        for message, copy in _plans_for_every_referrer(event_type, data, contacts, self.group, today,
+                                                       envelope["event_id"]):
             self._plan(envelope, message, copy)
         self._settle_races(case_id, event_type, data, triage)
+
+    def _track_visit_booking(self, case_id, data, event_id):
+        """Which event tells the referrer a visit is booked: the first scheduling of the visit.
+
+        Safety's visit_status_changed does not say the status it came from, so a rebooking
+        (scheduled -> scheduled) looks like a booking. The first one records its event id per
+        visit, and only that event (or its redelivery) plans "visit booked"; a no_access
+        clears it, so a visit rebooked after the crew could not get in is news again.
+        """
+        visit_id = data.get("visit_id")
+        if not visit_id or data.get("change") == "priority_raised":
+            return
+        if data.get("status") == "scheduled":
+            self.store.record_visit_booked_told(case_id, visit_id, event_id)
+        elif data.get("status") == "no_access":
+            self.store.forget_visit_booked_told(case_id, visit_id)
 
     def _settle_races(self, case_id, event_type, data, triage):
         """Whichever of a referral and its triage is handled second releases the held alert;
@@ -174,7 +197,9 @@ class NotificationsService(common_http.ServiceHttp):
         if scope in ("contact", "all"):
             suppressed += self.store.suppress_pending(case_id, CONSENT_WITHDRAWN, "person")
         if scope in ("fire_service", "all"):
-            suppressed += self.store.suppress_pending(case_id, CONSENT_WITHDRAWN, "fire_service")
+            # "request withdrawn" names nobody and stops a crew calling: it still goes
+            suppressed += self.store.suppress_pending(case_id, CONSENT_WITHDRAWN, "fire_service",
+                                                      keep=(FIRE_SERVICE_WITHDRAWAL_NOTICE,))
         log.info("consent_withdrawal_applied", scope=scope, suppressed=suppressed)
 
     @consumes(("referrals", "case_erased"))
@@ -290,7 +315,7 @@ class NotificationsService(common_http.ServiceHttp):
         self.events.relay(self.store)
 
 
-def _plans_for_every_referrer(event_type, data, contacts, group, today):
+def _plans_for_every_referrer(event_type, data, contacts, group, today, event_id=None):
     """The event's messages, with referrer updates repeated for each agency that referred the person.
 
     A referral's own receipt reads its referrer from the event, so referral_received plans once.
@@ -305,7 +330,7 @@ def _plans_for_every_referrer(event_type, data, contacts, group, today):
         seen.add(referrer.get("email"))
         view = {**contacts, "referrer": referrer,
                 "reference": (referrer.get("reference") if copy else None) or contacts["reference"]}
-        for message in plan_messages(event_type, data, view, group, today=today):
+        for message in plan_messages(event_type, data, view, group, today=today, event_id=event_id):
             if copy == 0 or message.audience == "referrer":
                 yield message, copy
 
@@ -313,11 +338,12 @@ def _plans_for_every_referrer(event_type, data, contacts, group, today):
 def _suppression(doc, contacts: dict) -> str | None:
     """Why a message that was allowed when planned may no longer go."""
     if contacts.get("erased_at"):
-        return CASE_ERASED
+        # the withdrawal notice names nobody and keeps a crew from calling: it still goes
+        return None if doc["template"] == FIRE_SERVICE_WITHDRAWAL_NOTICE else CASE_ERASED
     if doc["audience"] == "person":
         return person_suppression(contacts)
     if doc["audience"] == "fire_service":
-        return fire_service_suppression(contacts)
+        return fire_service_suppression(contacts, doc["template"])
     return None
 
 

@@ -20,6 +20,8 @@ PRODUCER = "safety"
 CONSENT_SCOPES = ("all", "fire_service", "contact")
 # consent_withdrawn scopes that withdraw consent to share with the fire service
 FIRE_SERVICE_SCOPES = frozenset({"all", "fire_service"})
+# A case moved to this status by the coordinator: consent withdrawn (DOMAIN.md, case lifecycle).
+CASE_CANCELLED = "cancelled"
 
 
 class _Tolerant(Schema):
@@ -81,6 +83,12 @@ class ConsentWithdrawn(_Tolerant):
     actor = fields.String(load_default=None, allow_none=True)
 
 
+class CaseStatusChanged(_Tolerant):
+    """case_status_changed's data; only `to` matters here (`cancelled`: consent withdrawn)."""
+    to = fields.String(required=True)
+    actor = fields.String(load_default=None, allow_none=True)
+
+
 class CaseErased(_Tolerant):
     actor = fields.String(load_default=None, allow_none=True)
 
@@ -107,6 +115,8 @@ def visit_status_data(visit: dict, *, actor: str, change: str, **extra) -> dict:
     referrals sets the case's whole visit from visit_id/status/priority/due_by,
     so those four are always present; `change` says what happened
     (`status`, `priority_raised`, `consent_withdrawn`, `case_erased`).
+    `reference` is the visit's own, except for `priority_raised`: there it is the
+    duplicate referral's that raised it, with the visit's as `case_reference`.
     """
     data = {"visit_id": visit["_id"], "reference": visit["reference"], "status": visit["status"],
             "priority": visit["priority"], "due_by": iso(visit["due_by"]), "actor": actor,

@@ -19,8 +19,10 @@ from services.common.outbox import EventPublisher
 from . import visits
 from .contract import OPENAPI
 from .events import (
+    CASE_CANCELLED,
     FIRE_SERVICE_SCOPES,
     CaseErased,
+    CaseStatusChanged,
     ConsentWithdrawn,
     ReferralForSafety,
     iso,
@@ -137,6 +139,16 @@ class SafetyService(common_http.ServiceHttp):
             return
         self._record_privacy_request(envelope, CONSENT_WITHDRAWN, withdrawal["actor"])
 
+    @consumes(("referrals", "case_status_changed"))
+    def cancel_case(self, envelope):
+        """A case the coordinator cancelled: consent withdrawn, so treated as consent_withdrawn
+        with scope fire_service (open visit cancelled, person removed; once per event_id)."""
+        change = CaseStatusChanged().load(envelope["data"])
+        if change["to"] != CASE_CANCELLED:
+            log.info("case_status_change_ignored", to_status=change["to"])
+            return
+        self._record_privacy_request(envelope, CONSENT_WITHDRAWN, change["actor"])
+
     @consumes(("referrals", "case_erased"))
     def erase_case(self, envelope):
         erasure = CaseErased().load(envelope["data"])
@@ -210,7 +222,8 @@ class SafetyService(common_http.ServiceHttp):
             already_raised = event_id in active.get("applied_events", ())
             if already_raised or visits.is_more_urgent(decision, active):
                 if not already_raised:
-                    changes, data = visits.raise_priority(active, decision, now=utcnow())
+                    changes, data = visits.raise_priority(active, decision, reference=referral["reference"],
+                                                          now=utcnow())
                     self.store.change_visit(
                         active["_id"], active["version"], changes,
                         [safety_event("visit_status_changed", case_id=case_id,
@@ -246,9 +259,11 @@ class SafetyService(common_http.ServiceHttp):
         self.store.record_privacy_request({
             "_id": envelope["event_id"], "case_id": envelope["case_id"], "kind": kind,
             "occurred_at": envelope["occurred_at"], "actor": actor or "referrals",
-            "correlation_id": envelope["correlation_id"]})
+            "correlation_id": envelope["correlation_id"],
+            "source_event_type": envelope["event_type"]})  # e.g. a cancelled case's consent_withdrawn
         applied = self._apply_privacy_requests(envelope["case_id"])
-        log.info("privacy_request_applied", kind=kind, assessments=applied)
+        log.info("privacy_request_applied", kind=kind, source_event_type=envelope["event_type"],
+                 assessments=applied)
 
     def _apply_privacy_requests(self, case_id) -> int:
         """Apply every withdrawal/erasure of the case to every assessment of it, once each."""

@@ -125,7 +125,7 @@ class CirLevels:
 @dataclass(frozen=True)
 class VeryHighRules:
     target: timedelta
-    cir_with_hazard_from: int
+    cir_with_hazard_from: int  # with any of TriageRules.hazard_flags
     flag_combinations: tuple[tuple[str, ...], ...]  # all flags of any one combination -> very_high
 
 
@@ -139,7 +139,7 @@ class NoWorkingAlarmRule:
 class HighRules:
     target: timedelta
     cir_from: int
-    cir_with_hazard_from: int
+    cir_with_fire_risk_from: int  # with any of TriageRules.fire_risk_flags
     no_working_alarm_with: NoWorkingAlarmRule
 
 
@@ -158,7 +158,8 @@ class ConsentAlertRules:
 @dataclass(frozen=True)
 class TriageRules:
     cir_levels: CirLevels
-    hazard_flags: frozenset[str]
+    hazard_flags: frozenset[str]  # very_high's "CIR >= 7 with any of" list
+    fire_risk_flags: frozenset[str]  # "any fire-risk flag" of the high and medium rules
     very_high: VeryHighRules
     high: HighRules
     medium: MediumRules
@@ -280,7 +281,7 @@ class _NoWorkingAlarmSchema(_RulesSchema):
 class _HighSchema(_RulesSchema):
     target_hours = _target_hours()
     cir_from = _cir_threshold()
-    cir_with_hazard_from = _cir_threshold()
+    cir_with_fire_risk_from = _cir_threshold()
     no_working_alarm_with = _nested(_NoWorkingAlarmSchema)
 
     @post_load
@@ -288,7 +289,7 @@ class _HighSchema(_RulesSchema):
         return HighRules(
             target=timedelta(hours=data["target_hours"]),
             cir_from=data["cir_from"],
-            cir_with_hazard_from=data["cir_with_hazard_from"],
+            cir_with_fire_risk_from=data["cir_with_fire_risk_from"],
             no_working_alarm_with=data["no_working_alarm_with"],
         )
 
@@ -332,6 +333,7 @@ class _TriageRulesSchema(_RulesSchema):
     )
     cir_levels = _nested(_CirLevelsSchema)
     hazard_flags = _flag_list()
+    fire_risk_flags = _flag_list()
     priorities = _nested(_PrioritiesSchema)
     raise_unrequested_from = fields.String(
         required=True,
@@ -347,6 +349,7 @@ class _TriageRulesSchema(_RulesSchema):
         return TriageRules(
             cir_levels=data["cir_levels"],
             hazard_flags=frozenset(data["hazard_flags"]),
+            fire_risk_flags=frozenset(data["fire_risk_flags"]),
             very_high=priorities["very_high"],
             high=priorities["high"],
             medium=priorities["medium"],
@@ -424,7 +427,8 @@ def _match_priority(risk: RiskInput, rules: TriageRules) -> tuple[str, str]:
     """(priority, rule id) of the first rule that matches, most urgent first."""
     cir = risk.cir_max
     flags = set(risk.flags)
-    has_hazard = bool(flags & rules.hazard_flags)
+    has_hazard = bool(flags & rules.hazard_flags)  # very_high's own list
+    has_fire_risk = bool(flags & rules.fire_risk_flags)  # "any fire-risk flag" (high, medium)
 
     very_high = rules.very_high
     if cir >= very_high.cir_with_hazard_from and has_hazard:
@@ -436,16 +440,16 @@ def _match_priority(risk: RiskInput, rules: TriageRules) -> tuple[str, str]:
     high = rules.high
     if cir >= high.cir_from:
         return HIGH, f"high.cir{high.cir_from}"
-    if cir >= high.cir_with_hazard_from and has_hazard:
-        return HIGH, f"high.cir{high.cir_with_hazard_from}_with_hazard"
+    if cir >= high.cir_with_fire_risk_from and has_fire_risk:
+        return HIGH, f"high.cir{high.cir_with_fire_risk_from}_with_fire_risk"
     no_alarm = high.no_working_alarm_with
     if "no_working_smoke_alarm" in flags and len(flags & set(no_alarm.any_of)) >= no_alarm.min_count:
         return HIGH, f"high.no_alarm_with_{no_alarm.min_count}_risk_factors"
 
     if cir >= rules.medium.cir_from:
         return MEDIUM, f"medium.cir{rules.medium.cir_from}"
-    if has_hazard:
-        return MEDIUM, "medium.hazard"
+    if has_fire_risk:
+        return MEDIUM, "medium.fire_risk"
     if risk.visit_requested:
         return MEDIUM, "medium.visit_requested"
 
@@ -464,7 +468,8 @@ def _reason_for_no_visit(priority: str, risk: RiskInput, rules: TriageRules) -> 
     # Without consent nothing may be shared with the fire service, whatever the risk.
     if not risk.share_with_fire_service:
         return REASON_NO_CONSENT
-    # At moderate risk the person's choice not to ask for a visit stands; at higher risk safety wins.
+    # Below raise_unrequested_from the person's choice not to ask for a visit stands; from it,
+    # safety wins (by default from medium: DOMAIN.md's table decides, consent still required).
     if not risk.visit_requested and not _raised_without_request(priority, rules):
         return REASON_NOT_REQUESTED
     return None

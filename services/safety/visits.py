@@ -63,15 +63,22 @@ def move(visit: dict, to: str, *, actor: str, now: datetime, **fields) -> tuple[
     return changes, visit_status_data({**visit, **changes}, actor=actor, change="status")
 
 
-def raise_priority(visit: dict, decision: TriageDecision, *, now: datetime) -> tuple[dict, dict]:
-    """A more urgent duplicate referral makes the open visit more urgent; its status is unchanged."""
+def raise_priority(visit: dict, decision: TriageDecision, *, reference: str,
+                   now: datetime) -> tuple[dict, dict]:
+    """A more urgent duplicate referral makes the open visit more urgent; its status is unchanged.
+
+    The event is also the triage verdict for the duplicate referral: its data's
+    `reference` is that referral's own (`reference`), and `case_reference` the
+    visit's, so each referrer hears about their own referral.
+    """
     due_by = min(visit["due_by"], decision.due_by)
     changes = {"priority": decision.priority, "priority_rank": PRIORITY_RANK[decision.priority],
                "due_by": due_by, "rule": decision.rule,
                "risk": {"cir_max": decision.cir_max, "flags": list(decision.flags)},
                "priority_raised_at": now}
     data = visit_status_data({**visit, **changes}, actor="safety:triage", change="priority_raised",
-                             previous_priority=visit["priority"], rule=decision.rule)
+                             previous_priority=visit["priority"], rule=decision.rule,
+                             reference=reference, case_reference=visit["reference"])
     return changes, data
 
 

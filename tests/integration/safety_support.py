@@ -112,3 +112,10 @@ def consent_withdrawn(case_id, scope, occurred_at=None):
 def case_erased(case_id):
     return new_event("case_erased", case_id=case_id, correlation_id="corr-e", producer="referrals",
                      data={"actor": "coordinator:k1"})
+
+
+def case_status_changed(case_id, to, current="accepted", reference="HRW-2026-000001"):
+    """The coordinator moved the case (referrals' case_status_changed)."""
+    return new_event("case_status_changed", case_id=case_id, correlation_id="corr-s", producer="referrals",
+                     data={"from": current, "to": to, "reason": "the person asked us to stop",
+                           "actor": "coordinator:k1", "reference": reference})

@@ -80,12 +80,43 @@ def test_a_more_urgent_duplicate_raises_the_open_visit(safety, tokens, mongo_cli
     assert data["visit_id"] == visit_id
     assert data["status"] == "acknowledged"  # unchanged
     assert (data["priority"], data["previous_priority"]) == ("very_high", "medium")
+    # the verdict for the duplicate, under its own reference; the visit's own as case_reference
+    assert (data["reference"], data["case_reference"]) == ("HRW-2026-000002", "HRW-2026-000001")
     assert datetime.fromisoformat(data["due_by"]) == received + timedelta(hours=4)
     [visit] = visits_listed(url, tokens)
     assert (visit["visit_id"], visit["priority"], visit["status"]) == (visit_id, "very_high", "acknowledged")
     assert visit["rule"] == "very_high.cir7_with_hazard" and "smoker" in visit["risk"]["flags"]
     assert events.of_type("visit_not_requested") == []
     assert len(events.of_type("visit_requested")) == 1
+
+
+def test_every_duplicate_gets_a_verdict_under_its_own_reference(safety, tokens, mongo_client, databases):
+    """Each referrer hears about their own referral: one verdict event per reference."""
+    container, url, config, events = safety
+    send(container, config, referral_received("case-1", **MEDIUM))
+    visit_id = events.wait_for("visit_requested")[0]["data"]["visit_id"]
+    # no more urgent: visit_not_requested; more urgent: the open visit's priority_raised
+    send(container, config, referral_received("case-1", duplicate_of="case-1", reference="HRW-2026-000002",
+                                              referral_id="ref-2", **MEDIUM))
+    send(container, config, referral_received("case-1", duplicate_of="case-1", reference="HRW-2026-000003",
+                                              referral_id="ref-3"))
+    events.wait_for("visit_not_requested")
+    events.wait_for("visit_status_changed", change="priority_raised")
+    wait_published(mongo_client[databases["safety"]])
+
+    verdicts = {}
+    for event in events.drain():
+        data = event["data"]
+        if event["event_type"] in ("visit_requested", "visit_not_requested") or \
+                data.get("change") == "priority_raised":
+            verdicts.setdefault(data["reference"], []).append((event["event_type"], data.get("visit_id")))
+    assert verdicts == {
+        "HRW-2026-000001": [("visit_requested", visit_id)],
+        "HRW-2026-000002": [("visit_not_requested", visit_id)],
+        "HRW-2026-000003": [("visit_status_changed", visit_id)],
+    }
+    raised = events.of_type("visit_status_changed", change="priority_raised")[0]["data"]
+    assert raised["case_reference"] == "HRW-2026-000001"
 
 
 def test_concurrent_referrals_for_one_case_raise_one_visit(safety, tokens, mongo_client, databases,

@@ -10,6 +10,7 @@ from tests.integration.safety_support import (
     SafetyEvents,
     auth,
     case_erased,
+    case_status_changed,
     consent_withdrawn,
     referral_received,
     send,
@@ -125,6 +126,58 @@ def test_consent_withdrawn_cancels_the_open_visit_and_removes_the_person(safety,
     response = requests.post(f"{url}/visits/{visit_id}/acknowledge", timeout=10,
                              headers=auth(tokens["fire_officer"]))
     assert response.status_code == 409
+
+
+def test_a_case_cancelled_by_the_coordinator_cancels_the_open_visit_and_removes_the_person(safety, tokens):
+    """Cancelled means consent withdrawn (DOMAIN.md): handled like consent_withdrawn, scope fire_service."""
+    container, url, config, events, db = safety
+    send(container, config, referral_received("case-1"))
+    visit_id = events.wait_for("visit_requested")[0]["data"]["visit_id"]
+    post(url, f"/visits/{visit_id}/acknowledge", tokens["fire_officer"])
+
+    cancellation = case_status_changed("case-1", "cancelled")
+    for _ in range(2):  # redelivered: one effect
+        send(container, config, cancellation, entrypoint="cancel_case")
+    wait_published(db)
+
+    changes = events.of_type("visit_status_changed", case_id="case-1")
+    assert [e["data"]["status"] for e in changes] == ["acknowledged", "cancelled"]
+    cancelled = changes[1]
+    assert cancelled["data"]["visit_id"] == visit_id
+    assert (cancelled["data"]["change"], cancelled["data"]["actor"]) == ("consent_withdrawn", "coordinator:k1")
+    assert cancelled["correlation_id"] == cancellation["correlation_id"]
+    visit = requests.get(f"{url}/visits/{visit_id}", headers=auth(tokens["fire_officer"]), timeout=10).json()
+    assert visit["status"] == "cancelled" and visit["person"] is None
+    assert visit["priority"] == "very_high" and visit["risk"]["cir_max"] == 7
+    for text in ("Ada", "Station Road", "+447700900123", "hard of hearing"):
+        assert text not in everything_stored(db)
+
+
+def test_a_referral_received_before_the_case_was_cancelled_raises_no_visit(safety):
+    """The cancellation may be consumed before a referral it follows (separate queues)."""
+    container, url, config, events, db = safety
+    referral = referral_received("case-1", received_at=(utcnow() - timedelta(minutes=5)).isoformat())
+    send(container, config, case_status_changed("case-1", "cancelled"), entrypoint="cancel_case")
+    send(container, config, referral)
+    assert events.wait_for("visit_not_requested")[0]["data"]["reason"] == "no_consent"
+    assert db["assessments"].count_documents({"raised": True}) == 0
+    assert "Station Road" not in everything_stored(db)
+
+
+@pytest.mark.parametrize(("current", "to"), [
+    ("received", "accepted"), ("received", "rejected"), ("accepted", "in_progress"),
+    ("in_progress", "on_hold"), ("on_hold", "in_progress"), ("in_progress", "completed"),
+])
+def test_other_case_moves_change_nothing_here(safety, current, to):
+    container, url, config, events, db = safety
+    send(container, config, referral_received("case-1"))
+    visit_id = events.wait_for("visit_requested")[0]["data"]["visit_id"]
+    before = db["assessments"].find_one({"_id": visit_id})
+    send(container, config, case_status_changed("case-1", to, current=current), entrypoint="cancel_case")
+    wait_published(db)
+    assert db["assessments"].find_one({"_id": visit_id}) == before
+    assert db["privacy_requests"].count_documents({}) == 0
+    assert events.of_type("visit_status_changed") == []
 
 
 def test_withdrawing_contact_consent_changes_nothing_here(safety, tokens):

@@ -62,7 +62,7 @@ def test_each_officer_step_reaches_the_case_timeline(container_factory, service_
     call("POST", f"{visit_url}/schedule", officer, {"scheduled_for": soon})
     call("POST", f"{visit_url}/outcome", officer, {"outcome": "declined"})
 
-    expected = ["acknowledged", "scheduled", "no_access", "scheduled", "declined"]
+    expected = ["acknowledged", "scheduled", "no access", "scheduled", "declined"]  # referrals' wording
 
     def every_step_shown():
         case, statuses = timeline_statuses(urls, tokens, case_id)
@@ -83,6 +83,19 @@ def test_withdrawing_consent_to_share_cancels_the_visit_on_both_sides(container_
 
     wait_until(lambda: timeline_statuses(urls, tokens, case_id)[1] == ["cancelled"],
                message="the cancellation on the timeline")
+    visit = call("GET", f"{urls['safety']}/visits/{visit_id}", tokens["fire_officer"])
+    assert visit["status"] == "cancelled" and visit["person"] is None
+
+
+def test_a_case_the_coordinator_cancels_cancels_its_visit_on_both_sides(container_factory, service_config,
+                                                                        rabbit_config, tokens):
+    urls = start(container_factory, service_config, rabbit_config)
+    case_id, visit_id = refer_and_wait_for_visit(urls, tokens)
+    call("POST", f"{urls['referrals']}/cases/{case_id}/transitions", tokens["coordinator"],
+         {"to": "cancelled", "reason": "the person no longer wants help"})
+
+    wait_until(lambda: timeline_statuses(urls, tokens, case_id)[1] == ["cancelled"],
+               message="the visit's cancellation on the timeline")
     visit = call("GET", f"{urls['safety']}/visits/{visit_id}", tokens["fire_officer"])
     assert visit["status"] == "cancelled" and visit["person"] is None
 

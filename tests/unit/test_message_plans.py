@@ -57,6 +57,13 @@ def summary(messages):
      [("referrer", "referrer_update", "email")]),
     ("case_status_changed", {"from": "accepted", "to": "in_progress"}, []),
     ("case_status_changed", {"from": "in_progress", "to": "on_hold"}, []),
+    # back from on hold: the person was invited and the referrer told when it was first accepted
+    ("case_status_changed", {"from": "on_hold", "to": "accepted"}, []),
+    ("case_status_changed", {"from": "on_hold", "to": "received"}, []),
+    ("case_status_changed", {"from": "on_hold", "to": "in_progress"}, []),
+    # ...but closing a case on hold is news to the referrer
+    ("case_status_changed", {"from": "on_hold", "to": "cancelled", "reason": "consent withdrawn"},
+     [("referrer", "referrer_update", "email")]),
     ("visit_requested", {"visit_id": "v-1", "priority": "high", "due_by": "2026-12-01T12:00:00+00:00"},
      [("fire_service", "fire_service_alert", "email")]),
     ("visit_status_changed", {"visit_id": "v-1", "status": "scheduled"},
@@ -68,9 +75,19 @@ def summary(messages):
     ("visit_status_changed", {"visit_id": "v-1", "status": "declined"},
      [("coordinator", "coordinator_visit_update", "email")]),
     ("visit_status_changed", {"visit_id": "v-1", "status": "acknowledged"}, []),
-    ("visit_status_changed", {"visit_id": "v-1", "status": "cancelled"}, []),
-    # a more urgent duplicate raised the priority of a booked visit: the status did not change
-    ("visit_status_changed", {"visit_id": "v-1", "status": "scheduled", "change": "priority_raised"}, []),
+    ("visit_status_changed", {"visit_id": "v-1", "status": "cancelled", "change": "consent_withdrawn"},
+     [("fire_service", "fire_service_request_withdrawn", "email")]),
+    ("visit_status_changed", {"visit_id": "v-1", "status": "cancelled", "change": "status"},
+     [("fire_service", "fire_service_request_withdrawn", "email")]),
+    # erased: the crew is still told not to call (the notice names nobody)
+    ("visit_status_changed", {"visit_id": "v-1", "status": "cancelled", "change": "case_erased"},
+     [("fire_service", "fire_service_request_withdrawn", "email")]),
+    # a more urgent duplicate raised the priority of a booked visit: the crew hears, the referrer not
+    ("visit_status_changed", {"visit_id": "v-1", "status": "scheduled", "change": "priority_raised",
+                              "priority": "very_high", "due_by": "2026-11-26T12:00:00+00:00",
+                              "previous_priority": "medium", "reference": "HRW-2026-000200",
+                              "case_reference": "HRW-2026-000123"},
+     [("fire_service", "fire_service_priority_raised", "email")]),
     ("visit_overdue", {"visit_id": "v-1", "priority": "very_high", "due_by": "2026-12-01T12:00:00Z"},
      [("coordinator", "coordinator_visit_overdue", "email")]),
     ("fire_risk_without_consent", {"priority": "very_high"},
@@ -208,6 +225,13 @@ def test_coordinator_alert_waits_for_the_triage_of_its_own_referral():
      ("HRW-1", {"priority": "very_high", "visit": "no_consent"})),
     ("visit_not_requested", {"reason": "low_risk"}, None),   # no reference: nothing to match
     ("visit_status_changed", {"status": "scheduled", "reference": "HRW-1"}, None),
+    # a duplicate referral that raised the open visit's priority: that is its triage
+    ("visit_status_changed", {"status": "scheduled", "change": "priority_raised", "priority": "very_high",
+                              "previous_priority": "high", "reference": "HRW-2",
+                              "case_reference": "HRW-1"},
+     ("HRW-2", {"priority": "very_high", "visit": "priority_raised"})),
+    ("visit_status_changed", {"status": "cancelled", "change": "consent_withdrawn", "reference": "HRW-1"},
+     None),
     ("referral_received", {"reference": "HRW-1"}, None),
 ])
 def test_triage_comes_from_safetys_verdict(event_type, data, expected):
@@ -320,3 +344,83 @@ def test_today_dates_person_messages():
     (welcome,) = [m for m in plan_messages("referral_received", {}, make_contacts(), load_group(),
                                            today=date(2027, 1, 4)) if m.audience == "person"]
     assert welcome.context["date"] == "2027-01-04"
+
+
+# --- the fire service team: priority raised, request withdrawn ----------------------------------
+
+PRIORITY_RAISED = {"visit_id": "v-1", "status": "acknowledged", "change": "priority_raised",
+                   "priority": "very_high", "due_by": "2026-11-26T12:00:00+00:00",
+                   "previous_priority": "medium", "reference": "HRW-2026-000200",
+                   "case_reference": "HRW-2026-000123", "actor": "safety:triage", "rule": "r"}
+
+
+def test_priority_raised_tells_the_crew_under_the_visits_own_reference(group):
+    (alert,) = plan("visit_status_changed", PRIORITY_RAISED)
+    assert alert.to == {"email": group["fire_team"]["email"]}
+    # the reference the crew knows the visit by, not the duplicate referral's; no personal detail
+    assert alert.context == {"reference": "HRW-2026-000123", "priority": "very_high",
+                             "previous_priority": "medium", "due_by": "2026-11-26T12:00:00+00:00"}
+
+
+@pytest.mark.parametrize("scope, suppressed", [("fire_service", CONSENT_WITHDRAWN),
+                                               ("all", CONSENT_WITHDRAWN), ("contact", None)])
+def test_priority_raised_alert_needs_consent_to_share(scope, suppressed):
+    (alert,) = plan("visit_status_changed", PRIORITY_RAISED, make_contacts(withdrawn=[scope]))
+    assert alert.suppressed == suppressed
+
+
+def test_priority_raised_releases_the_duplicates_alert_with_the_new_priority():
+    contacts = make_contacts()
+    contacts["triage"] = {"HRW-2026-000200": triage_of("visit_status_changed", PRIORITY_RAISED)[1]}
+    data = {"reference": "HRW-2026-000200", "duplicate_of": "case-1",
+            "referrer": {"name": "Jo Reed", "email": "jo@rethink.example.org", "agency": "rethink"}}
+    (alert,) = [m for m in plan("referral_received", data, contacts) if m.template == "coordinator_alert"]
+    assert alert.awaiting_triage is None
+    assert (alert.context["hfsv_priority"], alert.context["hfsv_visit"]) == ("very_high", "priority_raised")
+
+
+@pytest.mark.parametrize("withdrawn", [(), ("fire_service",), ("all",), ("contact",)])
+@pytest.mark.parametrize("change", ["consent_withdrawn", "status"])
+def test_a_cancelled_visit_is_withdrawn_from_the_crew_whatever_the_consent(withdrawn, change, group):
+    """The notice carries only the reference, so a withdrawal of consent must not hold it back:
+    it is what stops a crew turning up."""
+    (notice,) = plan("visit_status_changed",
+                     {"visit_id": "v-1", "status": "cancelled", "change": change,
+                      "reference": "HRW-2026-000123", "priority": "high", "due_by": "x"},
+                     make_contacts(withdrawn=withdrawn))
+    assert (notice.audience, notice.template, notice.suppressed) == (
+        "fire_service", "fire_service_request_withdrawn", None)
+    assert notice.to == {"email": group["fire_team"]["email"]}
+    assert notice.context == {"reference": "HRW-2026-000123"}
+
+
+def test_fire_service_messages_use_the_visits_reference():
+    """A visit raised by a second referral is listed under that referral's reference."""
+    (alert,) = plan("visit_requested", {"visit_id": "v-1", "reference": "HRW-2026-000200",
+                                        "priority": "high", "due_by": "2026-12-01T12:00:00Z"})
+    (notice,) = plan("visit_status_changed", {"visit_id": "v-1", "status": "cancelled",
+                                              "change": "status", "reference": "HRW-2026-000200"})
+    assert alert.context["reference"] == notice.context["reference"] == "HRW-2026-000200"
+
+
+# --- visit booked: the referrer hears once per visit, not on every rebooking ----------------------
+
+def booked(told=None):
+    contacts = make_contacts()
+    if told is not None:
+        contacts["visit_booked_told"] = told
+    return contacts
+
+
+def test_visit_booked_is_told_by_the_event_that_recorded_it():
+    data = {"visit_id": "v-1", "status": "scheduled", "change": "status"}
+    assert summary(plan_messages("visit_status_changed", data, booked({"v-1": "e-1"}), load_group(),
+                                 today=TODAY, event_id="e-1")) == [("referrer", "referrer_update", "email")]
+    # a reschedule: another event of the same visit already told the referrer
+    assert plan_messages("visit_status_changed", data, booked({"v-1": "e-1"}), load_group(),
+                         today=TODAY, event_id="e-2") == []
+    # another visit of the case (a later referral raised a new one) is news again
+    other = {**data, "visit_id": "v-2"}
+    assert summary(plan_messages("visit_status_changed", other, booked({"v-1": "e-1", "v-2": "e-3"}),
+                                 load_group(), today=TODAY, event_id="e-3")) == [
+        ("referrer", "referrer_update", "email")]

@@ -49,6 +49,12 @@ EVENTS = [
     ("fire_risk_without_consent", {"priority": "very_high"}),
     ("fire_risk_without_consent", {}),
     ("visit_not_requested", {"reason": "low_risk"}),
+    ("visit_status_changed", {"visit_id": "v-9", "status": "scheduled", "change": "priority_raised",
+                              "priority": "very_high", "previous_priority": "medium",
+                              "due_by": "2026-11-26T12:00:00+00:00", "reference": "HRW-2026-000778",
+                              "case_reference": "HRW-2026-000777"}),
+    ("visit_status_changed", {"visit_id": "v-9", "status": "cancelled", "change": "consent_withdrawn",
+                              "reference": "HRW-2026-000777"}),
 ]
 PERSON_CHANNELS = {
     "email": {"email": PERSON["email"]},
@@ -118,6 +124,10 @@ def test_missing_context_fails_loudly(group):
     ("fire_service_alert", "visit_requested", {"priority": "high", "due_by": "2026-12-01T10:00Z"},
      "due_by"),
     ("referrer_update", "case_status_changed", {"to": "rejected", "reason": "x"}, "reason"),
+    ("fire_service_priority_raised", "visit_status_changed", EVENTS[-2][1], "priority"),
+    ("fire_service_priority_raised", "visit_status_changed", EVENTS[-2][1], "due_by"),
+    ("fire_service_priority_raised", "visit_status_changed", EVENTS[-2][1], "previous_priority"),
+    ("fire_service_request_withdrawn", "visit_status_changed", EVENTS[-1][1], "reference"),
 ])
 def test_each_context_key_is_required(group, template, event_type, data, key):
     message = plan_one(template, group, event_type, data)
@@ -162,6 +172,46 @@ def test_fire_service_alert_names_no_one(group):
     assert "HRW-2026-000777" in text
     assert "very high" in text
     assert "Tuesday 1 December 2026 at 2:30pm" in text
+
+
+SECRETS = ["Zebedee", "Quillfeather", "Marigold", "Flat 3", "Pinner", "HA5 9ZZ", "HA5",
+           "07700 900987", "7700900987", "zebedee", "Priya"]
+
+
+def test_priority_raised_alert_names_no_one_and_says_how_urgent(group):
+    message = plan_one("fire_service_priority_raised", group, "visit_status_changed", EVENTS[-2][1])
+    rendered = render(message, group)
+    text = all_text(rendered)
+    for secret in SECRETS:
+        assert secret.lower() not in text.lower(), secret
+    # the visit's own reference, the one the crew has; not the duplicate referral's
+    assert "HRW-2026-000777" in text and "HRW-2026-000778" not in text
+    assert rendered.subject == "Home fire safety visit request HRW-2026-000777: priority raised to very high"
+    assert "- Priority: very high (was medium)\n- Due by: Thursday 26 November 2026 at 12pm" in rendered.text
+    unknown = replace(message, context={**message.context, "previous_priority": None})
+    assert "- Priority: very high\n- Due by:" in render(unknown, group).text
+
+
+def test_request_withdrawn_names_no_one_and_asks_the_crew_not_to_call(group):
+    message = plan_one("fire_service_request_withdrawn", group, "visit_status_changed", EVENTS[-1][1])
+    rendered = render(message, group)
+    text = all_text(rendered)
+    for secret in SECRETS + ["consent"]:
+        assert secret.lower() not in text.lower(), secret  # nor why it was withdrawn
+    assert rendered.subject == "Home fire safety visit request HRW-2026-000777 withdrawn: please do not visit"
+    assert "do not call at the address" in rendered.text
+
+
+def test_alert_for_a_duplicate_that_raised_the_visits_priority(group):
+    contacts = {**CONTACTS, "triage": {"HRW-2026-000777": {"priority": "very_high",
+                                                           "visit": "priority_raised"}}}
+    message = plan_one("coordinator_alert", group, "referral_received", {"duplicate_of": "case-1"},
+                       contacts)
+    rendered = render(message, group)
+    assert rendered.subject == ("Another referral for an open case HRW-2026-000777: level 3, "
+                                "fire safety visit priority very high")
+    assert ("- Home fire safety visit: already requested for this case; this referral raised it to "
+            "very high priority\n") in rendered.text
 
 
 def test_referrer_receipt_has_no_clinical_detail(group):

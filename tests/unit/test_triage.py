@@ -111,16 +111,19 @@ def test_risk_input_rejects_impossible_values(bad):
         # CIR 3/4: low -> medium
         (3, {}, "low", "low.no_rule_matched"),
         (4, {}, "medium", "medium.cir4"),
-        # CIR 4/5 with a hazard: medium -> high
+        # CIR 4/5 with a fire-risk flag: medium -> high
         (4, {"smoker": True}, "medium", "medium.cir4"),
-        (5, {"smoker": True}, "high", "high.cir5_with_hazard"),
+        (5, {"smoker": True}, "high", "high.cir5_with_fire_risk"),
+        (4, {"lives_alone": True}, "medium", "medium.cir4"),
+        (5, {"lives_alone": True}, "high", "high.cir5_with_fire_risk"),
         (5, {}, "medium", "medium.cir4"),
-        # CIR 6/7: medium -> high without hazards, high -> very_high with one
+        # CIR 6/7: medium -> high without flags, high -> very_high with one of very_high's hazards
         (6, {}, "medium", "medium.cir4"),
         (7, {}, "high", "high.cir7"),
         (9, {}, "high", "high.cir7"),
-        (6, {"blocked_exits": True}, "high", "high.cir5_with_hazard"),
+        (6, {"blocked_exits": True}, "high", "high.cir5_with_fire_risk"),
         (7, {"blocked_exits": True}, "very_high", "very_high.cir7_with_hazard"),
+        (7, {"lives_alone": True}, "high", "high.cir7"),
     ],
 )
 def test_cir_boundaries(cir, flags, priority, rule):
@@ -128,26 +131,28 @@ def test_cir_boundaries(cir, flags, priority, rule):
     assert (decision.priority, decision.rule) == (priority, rule)
 
 
-# Hazards: smoker, oxygen_use, previous_fire, blocked_exits, alarm "no".
-# Vulnerabilities (lives_alone, mobility_impaired) and alarm "unknown" do not count alone.
+# DOMAIN.md: "any fire-risk flag" (high with CIR >= 5, medium) is every fire_risk flag:
+# smoker, oxygen_use, lives_alone, mobility_impaired, previous_fire, blocked_exits, alarm "no".
+# very_high's "CIR >= 7 with any of" has its own list, without lives_alone and mobility_impaired.
+# Alarm "unknown" counts in neither.
 @pytest.mark.parametrize(
     ("flag", "cir", "priority", "rule"),
     [
-        ("smoker", 1, "medium", "medium.hazard"),
-        ("oxygen_use", 1, "medium", "medium.hazard"),
-        ("previous_fire", 1, "medium", "medium.hazard"),
-        ("blocked_exits", 1, "medium", "medium.hazard"),
-        ("alarm_no", 1, "medium", "medium.hazard"),
-        ("lives_alone", 1, "low", "low.no_rule_matched"),
-        ("mobility_impaired", 1, "low", "low.no_rule_matched"),
+        ("smoker", 1, "medium", "medium.fire_risk"),
+        ("oxygen_use", 1, "medium", "medium.fire_risk"),
+        ("previous_fire", 1, "medium", "medium.fire_risk"),
+        ("blocked_exits", 1, "medium", "medium.fire_risk"),
+        ("alarm_no", 1, "medium", "medium.fire_risk"),
+        ("lives_alone", 1, "medium", "medium.fire_risk"),
+        ("mobility_impaired", 1, "medium", "medium.fire_risk"),
         ("alarm_unknown", 1, "low", "low.no_rule_matched"),
-        ("smoker", 5, "high", "high.cir5_with_hazard"),
-        ("oxygen_use", 5, "high", "high.cir5_with_hazard"),
-        ("previous_fire", 5, "high", "high.cir5_with_hazard"),
-        ("blocked_exits", 5, "high", "high.cir5_with_hazard"),
-        ("alarm_no", 5, "high", "high.cir5_with_hazard"),
-        ("lives_alone", 5, "medium", "medium.cir4"),
-        ("mobility_impaired", 5, "medium", "medium.cir4"),
+        ("smoker", 5, "high", "high.cir5_with_fire_risk"),
+        ("oxygen_use", 5, "high", "high.cir5_with_fire_risk"),
+        ("previous_fire", 5, "high", "high.cir5_with_fire_risk"),
+        ("blocked_exits", 5, "high", "high.cir5_with_fire_risk"),
+        ("alarm_no", 5, "high", "high.cir5_with_fire_risk"),
+        ("lives_alone", 5, "high", "high.cir5_with_fire_risk"),
+        ("mobility_impaired", 5, "high", "high.cir5_with_fire_risk"),
         ("alarm_unknown", 5, "medium", "medium.cir4"),
         ("smoker", 7, "very_high", "very_high.cir7_with_hazard"),
         ("oxygen_use", 7, "very_high", "very_high.cir7_with_hazard"),
@@ -173,9 +178,9 @@ def test_each_flag_alone(flag, cir, priority, rule):
 @pytest.mark.parametrize(
     ("alarm", "flags", "priority", "rule"),
     [
-        ("no", {}, "medium", "medium.hazard"),
-        ("no", {"lives_alone": True}, "medium", "medium.hazard"),
-        ("no", {"mobility_impaired": True}, "medium", "medium.hazard"),
+        ("no", {}, "medium", "medium.fire_risk"),
+        ("no", {"lives_alone": True}, "medium", "medium.fire_risk"),
+        ("no", {"mobility_impaired": True}, "medium", "medium.fire_risk"),
         ("no", {"lives_alone": True, "mobility_impaired": True}, "high", "high.no_alarm_with_2_risk_factors"),
         ("no", {"lives_alone": True, "smoker": True}, "high", "high.no_alarm_with_2_risk_factors"),
         ("no", {"smoker": True, "mobility_impaired": True}, "high", "high.no_alarm_with_2_risk_factors"),
@@ -185,9 +190,9 @@ def test_each_flag_alone(flag, cir, priority, rule):
             "high",
             "high.no_alarm_with_2_risk_factors",
         ),
-        # The rule needs the alarm to be known missing.
-        ("unknown", {"lives_alone": True, "mobility_impaired": True}, "low", "low.no_rule_matched"),
-        ("yes", {"lives_alone": True, "smoker": True, "mobility_impaired": True}, "medium", "medium.hazard"),
+        # The rule needs the alarm to be known missing; the flags alone are still fire-risk flags.
+        ("unknown", {"lives_alone": True, "mobility_impaired": True}, "medium", "medium.fire_risk"),
+        ("yes", {"lives_alone": True, "smoker": True, "mobility_impaired": True}, "medium", "medium.fire_risk"),
     ],
 )
 def test_no_working_alarm_rule(alarm, flags, priority, rule):
@@ -199,8 +204,8 @@ def test_no_working_alarm_rule(alarm, flags, priority, rule):
     ("flags", "priority", "rule"),
     [
         ({"oxygen_use": True, "smoker": True}, "very_high", "very_high.oxygen_use_with_smoker"),
-        ({"oxygen_use": True}, "medium", "medium.hazard"),
-        ({"smoker": True}, "medium", "medium.hazard"),
+        ({"oxygen_use": True}, "medium", "medium.fire_risk"),
+        ({"smoker": True}, "medium", "medium.fire_risk"),
     ],
 )
 def test_oxygen_with_smoking_at_cir_1(flags, priority, rule):
@@ -228,7 +233,7 @@ def test_decision_reports_cir_max_and_flags():
         (risk(7, consent=False, requested=True), "high", False, "no_consent", True),
         (risk(1, consent=False, requested=True, oxygen_use=True, smoker=True), "very_high", False, "no_consent", True),
         (risk(4, consent=False, requested=True), "medium", False, "no_consent", False),
-        # high by CIR 5 + hazard but below CIR 7 and not very_high: no alert
+        # high by CIR 5 + a fire-risk flag but below CIR 7 and not very_high: no alert
         (risk(6, consent=False, requested=True, smoker=True), "high", False, "no_consent", False),
         # low risk says so, whatever the consent
         (risk(1, consent=False), "low", False, "low_risk", False),
@@ -255,15 +260,29 @@ def test_consent(r, priority, visit, reason, fire_risk_without_consent):
     [
         (risk(7, smoker=True), "very_high", True, None),
         (risk(7), "high", True, None),
-        (risk(4), "medium", False, "not_requested"),
-        (risk(1, smoker=True), "medium", False, "not_requested"),
+        # DOMAIN.md's table decides, not the form: CIR >= 4 or any fire-risk flag gets a visit
+        (risk(4), "medium", True, None),
+        (risk(1, smoker=True), "medium", True, None),
+        (risk(2, lives_alone=True), "medium", True, None),
+        (risk(1, mobility_impaired=True), "medium", True, None),
+        (risk(3), "low", False, "low_risk"),
         (risk(1), "low", False, "low_risk"),
+        # still only with consent to share
+        (risk(4, consent=False), "medium", False, "no_consent"),
+        (risk(2, consent=False, lives_alone=True), "medium", False, "no_consent"),
     ],
 )
 def test_not_requested_at_each_priority(r, priority, visit, reason):
     assert not r.visit_requested
     decision = triage_visit(r, RECEIVED_AT)
     assert (decision.priority, decision.visit, decision.reason) == (priority, visit, reason)
+    assert (decision.due_by is not None) is visit
+
+
+def test_an_unrequested_medium_visit_is_due_in_a_month():
+    decision = triage_visit(risk(2, lives_alone=True), RECEIVED_AT)
+    assert (decision.rule, decision.visit) == ("medium.fire_risk", True)
+    assert decision.due_by == RECEIVED_AT + timedelta(days=30)
 
 
 @pytest.mark.parametrize(
@@ -331,7 +350,8 @@ def test_cir_level_thresholds_come_from_rules():
     [
         ({"priorities.medium.cir_from": 5}, risk(4), "low", "low.no_rule_matched"),
         ({"priorities.high.cir_from": 8}, risk(7), "medium", "medium.cir4"),
-        ({"priorities.high.cir_with_hazard_from": 6}, risk(5, smoker=True), "medium", "medium.cir4"),
+        ({"priorities.high.cir_with_fire_risk_from": 6}, risk(5, smoker=True), "medium", "medium.cir4"),
+        ({"priorities.high.cir_with_fire_risk_from": 6}, risk(6, lives_alone=True), "high", "high.cir6_with_fire_risk"),
         (
             {"priorities.very_high.cir_with_hazard_from": 8},
             risk(7, smoker=True),
@@ -343,7 +363,7 @@ def test_cir_level_thresholds_come_from_rules():
             {"priorities.high.no_working_alarm_with.min_count": 3},
             risk(1, alarm="no", lives_alone=True, mobility_impaired=True),
             "medium",
-            "medium.hazard",
+            "medium.fire_risk",
         ),
         (
             {"priorities.high.no_working_alarm_with.min_count": 3},
@@ -351,15 +371,27 @@ def test_cir_level_thresholds_come_from_rules():
             "high",
             "high.no_alarm_with_3_risk_factors",
         ),
-        ({"priorities.very_high.flag_combinations": []}, risk(1, oxygen_use=True, smoker=True), "medium", "medium.hazard"),
-        # Treating an unknown alarm as a hazard
+        ({"priorities.very_high.flag_combinations": []}, risk(1, oxygen_use=True, smoker=True), "medium", "medium.fire_risk"),
+        # Treating an unknown alarm as a fire-risk flag, or as a very_high hazard
         (
-            {"hazard_flags": ["no_working_smoke_alarm", "smoke_alarm_unknown"]},
+            {"fire_risk_flags": ["no_working_smoke_alarm", "smoke_alarm_unknown"]},
             risk(1, alarm="unknown"),
             "medium",
-            "medium.hazard",
+            "medium.fire_risk",
         ),
-        ({"hazard_flags": []}, risk(1, smoker=True), "low", "low.no_rule_matched"),
+        (
+            {"hazard_flags": ["no_working_smoke_alarm", "smoke_alarm_unknown"]},
+            risk(7, alarm="unknown"),
+            "very_high",
+            "very_high.cir7_with_hazard",
+        ),
+        # The two lists are separate: very_high's does not change high's or medium's, nor back
+        ({"fire_risk_flags": []}, risk(1, smoker=True), "low", "low.no_rule_matched"),
+        ({"fire_risk_flags": []}, risk(7, smoker=True), "very_high", "very_high.cir7_with_hazard"),
+        ({"hazard_flags": []}, risk(7, smoker=True), "high", "high.cir7"),
+        ({"hazard_flags": []}, risk(5, smoker=True), "high", "high.cir5_with_fire_risk"),
+        ({"hazard_flags": ["smoker", "lives_alone"]}, risk(7, lives_alone=True), "very_high", "very_high.cir7_with_hazard"),
+        ({"fire_risk_flags": ["smoker"]}, risk(5, lives_alone=True), "medium", "medium.cir4"),
     ],
 )
 def test_custom_thresholds_change_the_priority(changes, r, priority, rule):
@@ -373,6 +405,9 @@ def test_custom_thresholds_change_the_priority(changes, r, priority, rule):
         ("very_high", risk(7), False, "not_requested"),
         ("very_high", risk(7, smoker=True), True, None),
         ("medium", risk(4), True, None),
+        ("high", risk(4), False, "not_requested"),
+        ("high", risk(1, lives_alone=True), False, "not_requested"),
+        ("high", risk(5, lives_alone=True), True, None),
         (None, risk(7, smoker=True), False, "not_requested"),
     ],
 )
@@ -407,10 +442,14 @@ def test_default_rules_hold_the_domain_defaults():
     rules = load_rules()
     assert (rules.cir_levels.level_2_from, rules.cir_levels.level_3_from) == (4, 7)
     assert rules.hazard_flags == {"smoker", "oxygen_use", "previous_fire", "blocked_exits", "no_working_smoke_alarm"}
+    assert rules.fire_risk_flags == {"smoker", "oxygen_use", "lives_alone", "mobility_impaired", "previous_fire",
+                                     "blocked_exits", "no_working_smoke_alarm"}
+    assert (rules.very_high.cir_with_hazard_from, rules.high.cir_from, rules.high.cir_with_fire_risk_from,
+            rules.medium.cir_from) == (7, 7, 5, 4)
     assert rules.very_high.target == timedelta(hours=4)
     assert rules.high.target == timedelta(days=7)
     assert rules.medium.target == timedelta(days=30)
-    assert rules.raise_unrequested_from == "high"
+    assert rules.raise_unrequested_from == "medium"
 
 
 def test_load_rules_reads_a_file(tmp_path):
@@ -443,6 +482,9 @@ def write_rules(tmp_path, changes=(), remove=()):
         ({"priorities.high": 168}, "'priorities.high' must be an object"),
         ({"hazard_flags": ["smoker", "smoking"]}, "'hazard_flags.1' must be one of:"),
         ({"hazard_flags": "smoker"}, "'hazard_flags' must be a list of flag names"),
+        ({"fire_risk_flags": ["lives_alone", "alone"]}, "'fire_risk_flags.1' must be one of:"),
+        ({"fire_risk_flags": None}, "'fire_risk_flags' must be a list of flag names"),
+        ({"priorities.high.cir_with_fire_risk_from": 0}, "'priorities.high.cir_with_fire_risk_from' must be a whole number"),
         ({"priorities.very_high.flag_combinations": [[]]}, "'priorities.very_high.flag_combinations.0' must be a non-empty"),
         (
             {"priorities.high.no_working_alarm_with.min_count": 4},
@@ -462,7 +504,8 @@ def test_load_rules_names_the_bad_key(tmp_path, changes, message):
 
 @pytest.mark.parametrize(
     "missing",
-    ["priorities.high.target_hours", "priorities.medium", "cir_levels", "raise_unrequested_from", "hazard_flags"],
+    ["priorities.high.target_hours", "priorities.medium", "cir_levels", "raise_unrequested_from", "hazard_flags",
+     "fire_risk_flags", "priorities.high.cir_with_fire_risk_from"],
 )
 def test_load_rules_names_a_missing_key(tmp_path, missing):
     with pytest.raises(TriageConfigError) as raised:

@@ -163,13 +163,24 @@ def test_a_more_urgent_decision_raises_priority_and_keeps_the_earlier_due_by():
     assert visits.is_more_urgent(urgent, a_visit()) is True
     assert visits.is_more_urgent(decision(4), a_visit()) is False  # as urgent, not more
     assert visits.is_more_urgent(decision(7, smoker=True, share_with_fire_service=False), a_visit()) is False
-    changes, data = visits.raise_priority(a_visit("acknowledged"), urgent, now=NOW)
+    changes, data = visits.raise_priority(a_visit("acknowledged"), urgent, reference="HRW-2026-000002", now=NOW)
     assert (changes["priority"], changes["priority_rank"], changes["due_by"]) == ("very_high", 0, urgent.due_by)
     assert (data["status"], data["change"]) == ("acknowledged", "priority_raised")
     assert data["previous_priority"] == "medium"
     # a due_by already earlier than the new target stays
     early = a_visit(due_by=NOW + timedelta(hours=1))
-    assert visits.raise_priority(early, urgent, now=NOW)[0]["due_by"] == NOW + timedelta(hours=1)
+    assert visits.raise_priority(early, urgent, reference="HRW-2026-000002", now=NOW)[0]["due_by"] == \
+        NOW + timedelta(hours=1)
+
+
+def test_a_raised_priority_is_the_verdict_for_the_duplicate_under_its_own_reference():
+    urgent = decision(7, smoker=True)
+    changes, data = visits.raise_priority(a_visit("scheduled"), urgent, reference="HRW-2026-000002", now=NOW)
+    assert "reference" not in changes  # the visit keeps the reference of the referral that raised it
+    assert data == {"visit_id": "v-1", "status": "scheduled", "priority": "very_high",
+                    "due_by": urgent.due_by.isoformat(), "previous_priority": "medium",
+                    "change": "priority_raised", "reference": "HRW-2026-000002",
+                    "case_reference": "HRW-2026-000001", "actor": "safety:triage", "rule": urgent.rule}
 
 
 @pytest.mark.parametrize("status", ["requested", "acknowledged", "scheduled", "no_access"])

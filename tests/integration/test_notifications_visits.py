@@ -19,6 +19,17 @@ def visit_status(after, visit_id, status, change="status", **data):
                      actor="fire_service:k2", change=change, **data)
 
 
+def alerted_visit(start_notifications, mailbox):
+    """The service, a referral and its visit request, once the crew's first alert went out."""
+    service = start_notifications(**smtp(mailbox), NOTIFY_TRIAGE_WAIT_SECONDS=0.2)
+    referral = referral_received()
+    service.publish(referral)
+    requested = visit_requested(referral)
+    service.publish(requested)
+    service.wait_status(referral["case_id"], "fire_service_alert", "sent")
+    return service, referral, requested
+
+
 def fire_text(message):
     return subject(message) + body(message) + message.get_body(("html",)).get_content()
 
@@ -69,13 +80,8 @@ def test_a_more_urgent_duplicate_alerts_the_crew_again_and_releases_its_own_aler
 
 def test_a_cancelled_visit_tells_the_crew_even_though_consent_to_share_was_withdrawn(
         start_notifications, mailbox):
-    service = start_notifications(**smtp(mailbox), NOTIFY_TRIAGE_WAIT_SECONDS=0.2)
-    referral = referral_received()
+    service, referral, requested = alerted_visit(start_notifications, mailbox)
     case_id = referral["case_id"]
-    service.publish(referral)
-    requested = visit_requested(referral)
-    service.publish(requested)
-    service.wait_status(case_id, "fire_service_alert", "sent")
 
     # referrals' withdrawal reaches us; safety cancels the visit and says so
     service.publish(follow_up("consent_withdrawn", referral, "referrals", scope="fire_service",
@@ -171,13 +177,8 @@ def test_back_from_on_hold_invites_and_tells_nobody_again(start_notifications, m
 
 
 def test_an_erased_case_still_tells_the_crew_not_to_call_and_nobody_else(start_notifications, mailbox):
-    service = start_notifications(**smtp(mailbox), NOTIFY_TRIAGE_WAIT_SECONDS=0.2)
-    referral = referral_received()
+    service, referral, requested = alerted_visit(start_notifications, mailbox)
     case_id = referral["case_id"]
-    service.publish(referral)
-    requested = visit_requested(referral)
-    service.publish(requested)
-    service.wait_status(case_id, "fire_service_alert", "sent")
     before = {who: len(mailbox.to(who)) for who in (REFERRER_EMAIL, PERSON_EMAIL, COORDINATOR)}
 
     service.publish(follow_up("case_erased", referral, "referrals", actor="coordinator:k1"))

@@ -117,13 +117,13 @@ def ensure_rabbitmq(settings: Settings) -> None:
     (settings.data_dir / "run").mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "run" / "rabbitmq.started").write_text("started by refhub\n")
     _wait("RabbitMQ", lambda: broker_answers(settings.amqp_uri), 90)
-    # the management API lets nameko's test fixtures make a throwaway vhost per test
-    subprocess.run(["rabbitmq-plugins", "enable", "rabbitmq_management"], check=False,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     say("RabbitMQ is running")
 
 
 def ensure_management(timeout: float = 60) -> None:
+    """The management API: for people, and for nameko's test fixtures (a throwaway vhost per test)."""
+    if _port_open("127.0.0.1", 15672):
+        return
     subprocess.run(["rabbitmq-plugins", "enable", "rabbitmq_management"], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait("the RabbitMQ management API", lambda: _port_open("127.0.0.1", 15672), timeout)
@@ -222,8 +222,8 @@ def start_services(settings: Settings) -> None:
 def up(settings: Settings, infra_only: bool = False) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_rabbitmq(settings)
-    if infra_only and urlparse(settings.amqp_uri).hostname in ("127.0.0.1", "localhost"):
-        ensure_management()  # nameko's test fixtures make a vhost per test through it
+    if urlparse(settings.amqp_uri).hostname in ("127.0.0.1", "localhost"):
+        ensure_management()
     ensure_database(settings)
     if infra_only:
         return

@@ -8,6 +8,7 @@ from nameko.extensions import DependencyProvider
 
 from pymongo.errors import DuplicateKeyError
 
+from .envelope import utcnow
 from .logs import get_logger
 from .outbox import WRITTEN_KEY, outbox_fields, with_outbox
 
@@ -75,8 +76,6 @@ class Repository:
 
     def erase_parked_events(self, case_id: str) -> None:
         """Erasure reaches parked events too: their ids and type stay, their data goes."""
-        from .envelope import utcnow
-
         self.db[DEAD_LETTERS].update_many(
             {"case_id": case_id}, {"$set": {"payload.data": {}, "error": "[erased]", "erased_at": utcnow()}})
 

@@ -135,7 +135,6 @@ class EventPublisher(EventDispatcher):
         options.setdefault("mandatory", True)
         options.setdefault("use_confirms", True)
         super().__init__(**options)
-        self.relay_db = None
 
     def publish_event(self, event: dict) -> None:
         self.publisher.publish(

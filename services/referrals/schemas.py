@@ -68,7 +68,16 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_LINE_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class _Text(fields.String):
+class _BlankIsAbsent:
+    """Partners send "" for "not known"; for an optional field that means absent."""
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        if not self.required and isinstance(value, str) and not value.strip():
+            value = None
+        return super().deserialize(value, attr, data, **kwargs)
+
+
+class _Text(_BlankIsAbsent, fields.String):
     """Stripped free text (line breaks allowed); an optional one sent blank loads as None."""
 
     _forbidden = _CONTROL_EXCEPT_LINE_BREAKS
@@ -82,12 +91,6 @@ class _Text(fields.String):
         if not required:
             kwargs.setdefault("load_default", None)
         super().__init__(required=required, validate=validators, **kwargs)
-
-    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
-        # Partners send "" for "not known"; for an optional field that means absent.
-        if not self.required and isinstance(value, str) and not value.strip():
-            value = None
-        return super().deserialize(value, attr, data, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs).strip()
@@ -180,7 +183,7 @@ def is_uk_mobile(e164: str) -> bool:
     return re.fullmatch(r"\+447[1-57-9][0-9]{8}", e164) is not None
 
 
-class EmailAddress(fields.Email):
+class EmailAddress(_BlankIsAbsent, fields.Email):
     """An email address with the domain lower-cased (domains are case-insensitive; local parts may not be)."""
 
     def __init__(self, *, required: bool = False, **kwargs: Any):
@@ -189,11 +192,6 @@ class EmailAddress(fields.Email):
             kwargs.setdefault("load_default", None)
         kwargs.setdefault("validate", validate.Length(max=EMAIL_MAX, error="must be at most {max} characters"))
         super().__init__(required=required, **kwargs)
-
-    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
-        if not self.required and isinstance(value, str) and not value.strip():
-            value = None
-        return super().deserialize(value, attr, data, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         address = super()._deserialize(value, attr, data, **kwargs).strip()

@@ -7,6 +7,11 @@ handler's own queue (backoff without a hot loop); after the last attempt it is
 parked in the service's `dead_letters` collection with its error, listed and
 replayed by `refhub dead-letters`. nameko acks a handler that raises, so this
 is what keeps a failed event from being silently lost.
+
+Time rides on the broker the same way: a handler that raises `NotDueYet(at)`
+has its message hop through fixed-delay queues (each with one queue-level
+TTL, so a 13-hour wait never holds back a 1-second one) until `at`, then
+handles it again. Nothing polls the database for work that is waiting.
 """
 from __future__ import annotations
 
@@ -27,6 +32,22 @@ from .mongo import DEAD_LETTERS, connect
 log = get_logger(__name__)
 
 DEFAULT_RETRY_DELAYS_MS = (1000, 5000, 30000, 120000, 600000)
+# Fixed delays a waiting message hops through, longest that fits first.
+DEFER_HOPS_MS = (1000, 5000, 30000, 300000, 3600000)
+
+
+class NotDueYet(Exception):
+    """Raised by a handler whose message must wait until `due_at` (aware UTC datetime)."""
+
+    def __init__(self, due_at):
+        super().__init__(f"not due until {due_at.isoformat()}")
+        self.due_at = due_at
+
+
+def next_hop_ms(remaining_ms: float, hops=DEFER_HOPS_MS) -> int:
+    """The longest hop that does not overshoot; the shortest when less than that remains."""
+    fitting = [h for h in hops if h <= remaining_ms]
+    return max(fitting) if fitting else min(hops)
 
 
 def handler_queue(source: str, event_type: str, service: str, method: str) -> str:
@@ -34,7 +55,8 @@ def handler_queue(source: str, event_type: str, service: str, method: str) -> st
     return f"evt-{source}-{event_type}--{service}.{method}"
 
 
-def retry_queue(queue: str, delay_ms: int) -> Queue:
+def delay_queue(queue: str, delay_ms: int) -> Queue:
+    """A queue holding messages `delay_ms`, then dead-lettering them back to `queue`."""
     return Queue(
         f"{queue}.retry-{delay_ms}", exchange=Exchange(""), routing_key=f"{queue}.retry-{delay_ms}",
         durable=True,
@@ -45,6 +67,7 @@ def retry_queue(queue: str, delay_ms: int) -> Queue:
             "x-expires": delay_ms * 2 + 60000,  # the delay queue goes when unused
         },
     )
+
 
 
 def park(db, *, queue: str, payload, error: str, attempts: int) -> str:
@@ -87,16 +110,26 @@ class _WorkerRetry:
         self.provider = provider
         self.attempt = attempt
 
+    def _republish(self, queue: str, payload, delay_ms: int, attempt: int) -> None:
+        target = delay_queue(queue, delay_ms)
+        correlation_id = payload.get("correlation_id", "") if isinstance(payload, dict) else ""
+        self.provider.publisher.publish(
+            payload, exchange=Exchange(""), routing_key=target.name, declare=[target],
+            extra_headers={"nameko.delivery_attempt": attempt,
+                           "nameko.correlation_id": correlation_id})
+
+    def defer(self, queue: str, payload, due_at) -> int:
+        """Send the message round a fixed-delay queue towards `due_at`; not an attempt."""
+        remaining_ms = (due_at - utcnow()).total_seconds() * 1000
+        hop = next_hop_ms(remaining_ms)
+        self._republish(queue, payload, hop, self.attempt)
+        return hop
+
     def retry_or_park(self, queue: str, payload, error: str, poison: bool = False) -> None:
         delays = self.provider.delays
         if not poison and self.attempt < len(delays):
             delay = delays[self.attempt]
-            target = retry_queue(queue, delay)
-            correlation_id = payload.get("correlation_id", "") if isinstance(payload, dict) else ""
-            self.provider.publisher.publish(
-                payload, exchange=Exchange(""), routing_key=target.name, declare=[target],
-                extra_headers={"nameko.delivery_attempt": self.attempt + 1,
-                               "nameko.correlation_id": correlation_id})
+            self._republish(queue, payload, delay, self.attempt + 1)
             log.warning("event_retry_scheduled", queue=queue, attempt=self.attempt + 1,
                         delay_ms=delay)
             return
@@ -129,6 +162,12 @@ def consumes(*sources: tuple[str, str]):
                          event_id=envelope["event_id"], event_type=envelope["event_type"])
             try:
                 return fn(self, envelope)
+            except NotDueYet as wait:
+                queue = handler_queue(envelope["producer"], envelope["event_type"], self.name,
+                                      fn.__name__)
+                hop = self.delivery.defer(queue, payload, wait.due_at)
+                log.info("event_deferred", due_at=wait.due_at.isoformat(), hop_ms=hop)
+                return None
             except Exception as exc:  # retried or parked below, never swallowed
                 log.exception("event_handling_failed", handler=fn.__name__)
                 queue = handler_queue(envelope["producer"], envelope["event_type"], self.name,

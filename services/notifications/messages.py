@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from services.common.vocabulary import uk_mobile
+
 AUDIENCES = ("person", "referrer", "coordinator", "fire_service")
 CHANNELS = ("email", "sms", "letter")
 
@@ -31,7 +33,6 @@ NO_CONTACT_DETAIL = "no_contact_detail"    # nothing to send it to
 CASE_ERASED = "case_erased"                # erased before it went
 
 UK = ZoneInfo("Europe/London")
-_MOBILE = re.compile(r"^(?:\+44|0044|0)(7\d{9})$")
 _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)]")
 
 
@@ -64,14 +65,6 @@ def load_group(path: str | Path | None = None) -> dict:
 
 # --- planning ---------------------------------------------------------------
 
-def mobile_number(phone: str | None) -> str | None:
-    """The number in +447… form if it is a UK mobile, else None."""
-    if not phone:
-        return None
-    match = _MOBILE.match(re.sub(r"[\s\-().]", "", phone))
-    return f"+44{match.group(1)}" if match else None
-
-
 def person_route(person: dict) -> tuple[str, dict] | None:
     """Channel and address for the person, honouring preferred_contact.
 
@@ -84,7 +77,7 @@ def person_route(person: dict) -> tuple[str, dict] | None:
     if preferred == "email" and person.get("email"):
         return "email", {"email": person["email"]}
     if preferred in ("sms", "phone"):
-        mobile = mobile_number(person.get("phone"))
+        mobile = uk_mobile(person.get("phone"))
         if mobile:
             return "sms", {"phone": mobile}
     if person.get("address"):

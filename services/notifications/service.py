@@ -31,6 +31,7 @@ from services.common.logs import bind_context, configure_logging, get_logger, sc
 from services.common.mongo import MongoStore
 from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_spec
 from services.common.outbox import EventPublisher
+from services.common.vocabulary import CONSENT_SCOPES
 
 from .channels import PermanentDeliveryError, TransientDeliveryError
 from .delivery import Channels
@@ -47,7 +48,6 @@ configure_logging()
 log = get_logger(__name__)
 
 PRODUCER = "notifications"
-CONSENT_SCOPES = ("all", "fire_service", "contact")
 
 # Events that can cause messages (DOMAIN.md, onboarding sequence).
 MESSAGE_SOURCES = (

@@ -13,13 +13,11 @@ from datetime import datetime
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services.common.envelope import new_event
+from services.common.vocabulary import CONSENT_SCOPES, FIRE_SERVICE_SCOPES  # noqa: F401 (re-exported)
 
 from .triage import RiskInput
 
 PRODUCER = "safety"
-CONSENT_SCOPES = ("all", "fire_service", "contact")
-# consent_withdrawn scopes that withdraw consent to share with the fire service
-FIRE_SERVICE_SCOPES = frozenset({"all", "fire_service"})
 # A case moved to this status by the coordinator: consent withdrawn (DOMAIN.md, case lifecycle).
 CASE_CANCELLED = "cancelled"
 

@@ -7,6 +7,7 @@ at a real MongoDB. Only what `up` started is stopped by `down`.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -140,10 +141,20 @@ def database_answers(uri: str) -> bool:
         return False
 
 
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+# our copies of FerretDB source files, laid over the module before building (see overlay/pushdown.go)
+OVERLAY = {"sqlite_collection.go": "internal/backends/sqlite/collection.go",
+           "pushdown.go": "internal/backends/sqlite/pushdown.go"}
+
+
+def _mongowire_sources() -> list[Path]:
+    return [MONGOWIRE_SRC / name for name in ("main.go", "go.mod", "go.sum")] + \
+        [MONGOWIRE_SRC / "overlay" / name for name in sorted(OVERLAY)]
+
+
 def mongowire_binary() -> Path:
     # keyed by the source, so a change to tools/mongowire is rebuilt, not run stale
-    digest = hashlib.sha256(b"".join(
-        (MONGOWIRE_SRC / name).read_bytes() for name in ("main.go", "go.mod", "go.sum"))).hexdigest()[:12]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in _mongowire_sources())).hexdigest()[:12]
     binary = CACHE_BIN / f"mongowire-{digest}"
     if binary.exists():
         return binary
@@ -155,7 +166,28 @@ def mongowire_binary() -> Path:
                          "FerretDB Mongo-wire server")
     say("building the FerretDB Mongo-wire server once (go build; a few minutes the first time) ...")
     CACHE_BIN.mkdir(parents=True, exist_ok=True)
-    subprocess.run([go, "build", "-o", str(binary), "."], cwd=MONGOWIRE_SRC, check=True)
+    build = CACHE_BIN.parent / "build" / f"mongowire-{digest}"
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    version = next(line.split()[-1] for line in (MONGOWIRE_SRC / "go.mod").read_text().splitlines()
+                   if line.strip().startswith(f"require {FERRETDB_MODULE} "))
+    # the module cache is read-only and `go build -overlay` refuses files in it: build from a copy
+    module = json.loads(subprocess.run(
+        [go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{version}"], cwd=MONGOWIRE_SRC,
+        check=True, capture_output=True, text=True).stdout)["Dir"]
+    source = build / "ferretdb"
+    shutil.copytree(module, source)
+    for path in [source, *source.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+    for ours, theirs in OVERLAY.items():
+        shutil.copyfile(MONGOWIRE_SRC / "overlay" / ours, source / theirs)
+    for name in ("go.mod", "go.sum"):
+        shutil.copyfile(MONGOWIRE_SRC / name, build / name)
+    subprocess.run([go, "mod", "edit", f"-modfile={build / 'go.mod'}",
+                    f"-replace={FERRETDB_MODULE}={source}"], cwd=MONGOWIRE_SRC, check=True)
+    subprocess.run([go, "build", f"-modfile={build / 'go.mod'}", "-o", str(binary), "."],
+                   cwd=MONGOWIRE_SRC, check=True)
+    shutil.rmtree(build, ignore_errors=True)
     return binary
 
 

@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from .envelope import utcnow
 from .logs import get_logger
-from .outbox import WRITTEN_KEY, outbox_fields, with_outbox
+from .outbox import WAITING, WRITTEN_KEY, outbox_fields, with_outbox
 
 log = get_logger(__name__)
 
@@ -74,6 +74,21 @@ class Repository:
     def ensure_indexes(self) -> None:
         """Create the indexes the repository relies on (idempotent)."""
 
+    def ensure_outbox_indexes(self) -> None:
+        """The sweep's question, answered by an index; documents from before the marker get it once."""
+        for collection in self.outbox_collections:
+            self.db[collection].create_index(WAITING)
+            if self.migrate_once(f"{collection}.{WAITING}"):
+                self.db[collection].update_many({"outbox_pending": {"$gt": 0}}, {"$set": {WAITING: True}})
+
+    def migrate_once(self, name: str) -> bool:
+        """True the first time `name` is asked for in this database: a one-off data migration runs."""
+        try:
+            self.db["migrations"].insert_one({"_id": name, "at": utcnow()})
+            return True
+        except DuplicateKeyError:
+            return False
+
     def erase_parked_events(self, case_id: str) -> None:
         """Erasure reaches parked events too: their ids and type stay, their data goes."""
         self.db[DEAD_LETTERS].update_many(
@@ -101,6 +116,7 @@ class MongoStore(DependencyProvider):
                               int(config.get("MONGO_TIMEOUT_MS", 5000)))
         db = self.client[config.get("MONGO_DB", f"refhub_{self.container.service_name}")]
         self.repository = self.repository_cls(db)
+        self.repository.ensure_outbox_indexes()
         self.repository.ensure_indexes()
         log.info("mongo_ready", database=db.name, service=self.container.service_name)
 

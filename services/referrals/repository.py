@@ -1,5 +1,20 @@
-"""Referrals storage: cases (with their referrals, timeline and outbox), references, idempotency keys."""
+"""Referrals storage: cases (with their referrals, timeline and outbox), references, idempotency keys.
+
+Every question asked on a hot path is answered by `_id` or an indexed
+equality, never by reading the history:
+- `lookups` maps a referral's reference and its id to its case (`_id`
+  "reference:HRW-…" / "referral:<uuid>"). It is written before the case, so a
+  crash in between leaves an entry that points at a case not holding that
+  referral, which readers treat as absent.
+- `case_list` is the coordinator's list: one small document per case, derived
+  from the case alone (`listing_of`). Each case write sets `list_stale` in the
+  same update and refreshes the listing right after; a crash in between is
+  caught by the sweep, which asks only for `{"list_stale": true}`. `rev` orders
+  refreshes, so an older one never overwrites a newer one.
+"""
 from __future__ import annotations
+
+import re
 
 import pymongo
 from pymongo import ReturnDocument
@@ -21,15 +36,31 @@ class CaseRepository(Repository):
     def cases(self):
         return self.db["cases"]
 
+    @property
+    def lookups(self):
+        return self.db["lookups"]
+
+    @property
+    def case_list(self):
+        return self.db["case_list"]
+
     def ensure_indexes(self) -> None:
         self.cases.create_index("reference", unique=True)
-        self.cases.create_index("referrals.reference")
-        self.cases.create_index([("person_key", 1), ("status", 1)])
-        self.cases.create_index([("status", 1), ("updated_at", -1)])
-        self.cases.create_index("outbox_pending")
-        self._backfill_person_slots()
+        self.cases.create_index("list_stale")
+        self.case_list.create_index("status")
+        if self.migrate_once("cases.open_person_slot"):
+            self._backfill_person_slots()
         # one open case per person: two referrals arriving at once cannot both open one
         self.cases.create_index("open_person_slot", unique=True)
+        if self.migrate_once("lookups+case_list"):
+            self._backfill_lookups_and_listings()
+
+    def _backfill_lookups_and_listings(self) -> None:
+        """Cases stored before `lookups` and `case_list` existed (a one-off read of every case)."""
+        for case in self.cases.find({}, {"_id": 1, "referrals.reference": 1, "referrals.referral_id": 1}):
+            for record in case.get("referrals", []):
+                self.note_referral(case["_id"], record)
+        self.cases.update_many({}, {"$set": {"list_stale": True}})
 
     def _backfill_person_slots(self) -> None:
         """Cases stored before the slot existed: the oldest open case of a person holds it."""
@@ -72,31 +103,50 @@ class CaseRepository(Repository):
     def complete_idempotency_key(self, key: str, response: dict) -> None:
         self.db["idempotency_keys"].update_one({"_id": key}, {"$set": {"response": response}})
 
+    # -- lookups ----------------------------------------------------------
+    def note_referral(self, case_id: str, record: dict) -> None:
+        """Where a referral lives, by its reference and by its id (written before the case)."""
+        for key in (f"reference:{record['reference']}", f"referral:{record['referral_id']}"):
+            self.lookups.update_one({"_id": key}, {"$set": {"case_id": case_id}}, upsert=True)
+
+    def _case_holding(self, key: str, field: str, value: str) -> dict | None:
+        entry = self.lookups.find_one({"_id": key})
+        case = self.cases.find_one({"_id": entry["case_id"]}, {"outbox": 0, "applied_events": 0, "timeline": 0}) \
+            if entry else None
+        if case and any(r.get(field) == value for r in case.get("referrals", [])):
+            return case
+        return None  # never stored (a crash after the lookup was written), or erased
+
     # -- cases ------------------------------------------------------------
     def open_case(self, case: dict, events: list[dict]) -> None:
         """Insert a case and the events it causes in one write."""
-        self.insert_with_events("cases", {**case, "applied_events": [], "version": 1}, events)
+        for record in case["referrals"]:
+            self.note_referral(case["_id"], record)
+        self.insert_with_events("cases", {**case, "applied_events": [], "version": 1, "rev": 1,
+                                          "list_stale": True}, events)
+        self.refresh_listing(case["_id"])
 
     def add_referral(self, case_id: str, version: int, referral: dict, rating: dict, levels: dict,
                      timeline_entry: dict, events: list[dict]) -> None:
         """Link another referral of the same person to an open case (once per referral_id)."""
+        self.note_referral(case_id, referral)
         result = self.update_with_events(
             "cases", {"_id": case_id, "version": version, "referrals.referral_id": {"$ne": referral["referral_id"]}},
             {"$push": {"referrals": referral, "timeline": timeline_entry, "cir_ratings": rating},
-             "$set": {"updated_at": utcnow(), **levels}, "$inc": {"version": 1}}, events)
+             "$set": {"updated_at": utcnow(), "list_stale": True, **levels}, "$inc": {"version": 1, "rev": 1}},
+            events)
         if not result.matched_count:
             raise StaleCase(case_id)
+        self.refresh_listing(case_id)
 
     def get(self, case_id: str) -> dict | None:
         return self.cases.find_one({"_id": case_id}, {"outbox": 0, "applied_events": 0})
 
     def find_by_reference(self, reference: str) -> dict | None:
-        return self.cases.find_one({"referrals.reference": reference},
-                                   {"outbox": 0, "applied_events": 0, "timeline": 0})
+        return self._case_holding(f"reference:{reference}", "reference", reference)
 
     def find_by_referral_id(self, referral_id: str) -> dict | None:
-        return self.cases.find_one({"referrals.referral_id": referral_id},
-                                   {"outbox": 0, "applied_events": 0, "timeline": 0})
+        return self._case_holding(f"referral:{referral_id}", "referral_id", referral_id)
 
     def find_open_case_for(self, person_key: str, open_statuses) -> dict | None:
         return self.cases.find_one({"open_person_slot": person_key, "status": {"$in": list(open_statuses)}},
@@ -107,29 +157,76 @@ class CaseRepository(Repository):
         """Change a case only if nobody changed it since we read `version` (optimistic concurrency)."""
         result = self.update_with_events(
             "cases", {"_id": case_id, "version": version},
-            {"$set": {**changes, "updated_at": utcnow()}, "$inc": {"version": 1},
+            {"$set": {**changes, "updated_at": utcnow(), "list_stale": True}, "$inc": {"version": 1, "rev": 1},
              **({"$push": {"timeline": {"$each": timeline_entries}}} if timeline_entries else {})}, events)
         if not result.matched_count:
             raise StaleCase(case_id)
+        self.refresh_listing(case_id)
 
     def record_event(self, case_id: str, event_id: str, timeline_entry: dict,
                      changes: dict | None = None) -> bool:
         """Put another service's event on the timeline, once per event_id."""
-        update = {"$push": {"timeline": timeline_entry}, "$set": {"updated_at": utcnow()}}
+        update = {"$push": {"timeline": timeline_entry},
+                  "$set": {"updated_at": utcnow(), "list_stale": True}, "$inc": {"rev": 1}}
         if changes:
             update["$set"].update(changes)
-        return apply_once(self.cases, {"_id": case_id}, update, event_id)
+        applied = apply_once(self.cases, {"_id": case_id}, update, event_id)
+        if applied:
+            self.refresh_listing(case_id)
+        return applied
 
-    def list_cases(self, *, status=None, level=None, page=1, per_page=20) -> tuple[list[dict], int]:
+    # -- the coordinator's list ---------------------------------------------------
+    def refresh_listing(self, case_id: str) -> None:
+        case = self.cases.find_one({"_id": case_id}, {"outbox": 0, "applied_events": 0, "timeline": 0})
+        if case is None:
+            return
+        rev = case.get("rev", 0)
+        try:
+            self.case_list.update_one({"_id": case_id, "rev": {"$lt": rev}},
+                                      {"$set": {**listing_of(case), "rev": rev}}, upsert=True)
+        except DuplicateKeyError:
+            pass  # a refresh of a newer revision got there first
+        self.cases.update_one({"_id": case_id, "rev": rev, "list_stale": True}, {"$set": {"list_stale": False}})
+
+    def refresh_stale_listings(self, limit: int = 200) -> int:
+        """The sweep: listings a crash left behind (an indexed equality: only those are read)."""
+        stale = [c["_id"] for c in self.cases.find({"list_stale": True}, {"_id": 1}).limit(limit)]
+        for case_id in stale:
+            self.refresh_listing(case_id)
+        return len(stale)
+
+    def list_cases(self, *, status=None, level=None, q=None, page=1, per_page=20) -> tuple[list[dict], int]:
         query = {}
         if status:
             query["status"] = status
         if level:
             query["level"] = level
-        total = self.cases.count_documents(query)
-        docs = list(self.cases.find(query, {"timeline": 0, "outbox": 0, "applied_events": 0,
-                                            "referrals": 0, "person": 0})
+        if q:
+            query["search"] = {"$regex": re.escape(search_term(q))}
+        total = self.case_list.count_documents(query)
+        docs = list(self.case_list.find(query)
                     .sort([("open", pymongo.DESCENDING), ("urgency", pymongo.DESCENDING),
                            ("level", pymongo.DESCENDING), ("created_at", pymongo.ASCENDING)])
                     .skip((page - 1) * per_page).limit(per_page))
         return docs, total
+
+
+def search_term(text: str) -> str:
+    """What a search is compared on: lower case, single spaces (postcodes match with or without one)."""
+    return " ".join(text.lower().split())
+
+
+def listing_of(case: dict) -> dict:
+    """A case's line in the coordinator's list: only what the list shows, sorts and searches on."""
+    person = case.get("person") or {}
+    postcode = ((person.get("address") or {}).get("postcode") or "")
+    words = [case.get("reference", ""), *(r.get("reference", "") for r in case.get("referrals", [])),
+             person.get("given_name") or "", person.get("family_name") or "", postcode, postcode.replace(" ", "")]
+    visit = case.get("visit") or {}
+    return {"reference": case["reference"], "status": case["status"], "level": case.get("level"),
+            "cir_max": case.get("cir_max"), "visit": {"status": visit.get("status"),
+                                                      "priority": visit.get("priority")} if visit else None,
+            "open": case.get("open", True), "urgency": case.get("urgency", 0),
+            "created_at": case.get("created_at"), "updated_at": case.get("updated_at"),
+            # erasure empties the person, so a rebuilt listing can no longer be found by name
+            "search": search_term(" | ".join(w for w in words if w))}

@@ -442,6 +442,8 @@ class CasesQuerySchema(_StrictSchema):
 
     status = _case_status()
     level = fields.Integer(validate=validate.OneOf(CASE_LEVELS, error="must be one of: {choices}"))
+    q = fields.String(validate=validate.Length(min=2, max=100, error="must be from {min} to {max} characters"),
+                      metadata={"description": "a reference (or part of one), a name or a postcode"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000, error="must be from {min} to {max}"))
     per_page = fields.Integer(
         load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE, error="must be from {min} to {max}")

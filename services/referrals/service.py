@@ -147,6 +147,7 @@ class ReferralsService(common_http.ServiceHttp):
     @timer(interval=outbox.SWEEP_SECONDS)
     def relay_outbox(self):
         self.events.relay(self.store)
+        self.store.refresh_stale_listings()
 
     # -- helpers ------------------------------------------------------------
     def _case(self, case_id):
@@ -185,6 +186,7 @@ def _agency_for(principal, referral):
 
 
 def _case_summary(doc):
+    """A `case_list` document as GET /cases shows it."""
     visit = doc.get("visit") or {}
     return {"case_id": doc["_id"], "reference": doc["reference"], "status": doc["status"],
             "level": doc["level"], "cir_max": doc["cir_max"], "visit_status": visit.get("status"),

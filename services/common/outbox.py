@@ -107,15 +107,18 @@ class OutboxRelay:
         if not doc.get("outbox"):
             self._settle(collection, doc_id)
             return 0
+        entries = sorted(doc["outbox"].values(), key=lambda e: e["seq"])
         published = 0
+        finished = False
         try:
-            for entry in sorted((doc.get("outbox") or {}).values(), key=lambda e: e["seq"]):
+            for entry in entries:
                 event = entry["event"]
                 self.publish(event)
-                # removed only after the broker confirmed it
-                self.db[collection].update_one(
-                    {"_id": doc_id, f"outbox.{event['event_id']}": {"$exists": True}},
-                    {"$unset": {f"outbox.{event['event_id']}": ""}, "$inc": {"outbox_pending": -1}})
+                # removed only after the broker confirmed it; the last one together with the lease
+                if event is entries[-1]["event"]:
+                    finished = self._finish(collection, doc_id, event["event_id"], doc["outbox_pending"] - published)
+                if not finished:
+                    self._remove(collection, doc_id, event["event_id"])
                 published += 1
                 log.info("event_published", event_type=event["event_type"], event_id=event["event_id"],
                          case_id=event.get("case_id"), correlation_id=event.get("correlation_id"))
@@ -126,9 +129,27 @@ class OutboxRelay:
             log.exception("outbox_publish_failed", collection=collection, document_id=str(doc_id))
             return None
         finally:
-            self._release(collection, doc_id)
-        self._settle(collection, doc_id)
+            if not finished:
+                self._release(collection, doc_id)
+        if not finished:
+            self._settle(collection, doc_id)
         return published
+
+    def _remove(self, collection, doc_id, event_id):
+        self.db[collection].update_one({"_id": doc_id, f"outbox.{event_id}": {"$exists": True}},
+                                       {"$unset": {f"outbox.{event_id}": ""}, "$inc": {"outbox_pending": -1}})
+
+    def _finish(self, collection, doc_id, event_id, pending) -> bool:
+        """The usual case in one write: the last event out, the lease released, off the sweep's list.
+
+        Only if no writer added an event since the claim (`outbox_pending` is still what we saw).
+        """
+        return self.db[collection].update_one(
+            {"_id": doc_id, "outbox_lease_owner": self.owner, "outbox_pending": pending,
+             f"outbox.{event_id}": {"$exists": True}},
+            {"$unset": {f"outbox.{event_id}": ""},
+             "$set": {"outbox_pending": pending - 1, WAITING: pending - 1 > 0,
+                      "outbox_lease_until": None, "outbox_lease_owner": None}}).modified_count == 1
 
     def _settle(self, collection, doc_id):
         # off the sweep's list only if no writer added an event since (writes are atomic per document)

@@ -166,12 +166,12 @@ class CaseRepository(Repository):
     def record_event(self, case_id: str, event_id: str, timeline_entry: dict,
                      changes: dict | None = None) -> bool:
         """Put another service's event on the timeline, once per event_id."""
-        update = {"$push": {"timeline": timeline_entry},
-                  "$set": {"updated_at": utcnow(), "list_stale": True}, "$inc": {"rev": 1}}
-        if changes:
-            update["$set"].update(changes)
+        update = {"$push": {"timeline": timeline_entry}, "$set": {"updated_at": utcnow()}}
+        if changes:  # the visit and urgency show in the list: its line is refreshed too
+            update["$set"].update({**changes, "list_stale": True})
+            update["$inc"] = {"rev": 1}
         applied = apply_once(self.cases, {"_id": case_id}, update, event_id)
-        if applied:
+        if applied and changes:
             self.refresh_listing(case_id)
         return applied
 

@@ -16,8 +16,8 @@ from services.common.fields import UtcDateTime
 from services.common.envelope import utcnow
 
 from .lifecycle import OUTCOME_STATUSES, VisitStatus
-from .visits import is_overdue
 from .triage import RISK_FLAGS, VISIT_PRIORITIES
+from .visits import is_overdue
 
 VISIT_STATUSES = tuple(status.value for status in VisitStatus)
 OUTCOMES = tuple(sorted(status.value for status in OUTCOME_STATUSES))

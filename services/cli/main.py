@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 
 from services.common.config import SERVICES, load_settings
+from services.common.logs import configure_logging
 
 
 def _keys(args, settings):
@@ -45,6 +47,21 @@ def _notifications(args, settings):
 
     replay.retry_notification(settings, args.notification_id)
     print(f"{args.notification_id} will be sent again")
+
+
+def _library_logs_to_file(settings) -> None:
+    """pika's, nameko's and our structured records go to a log file: the terminal shows refhub's lines.
+
+    configure_logging is first-call-wins, so this must run before the service modules are imported
+    (they configure logging at INFO on stderr when imported).
+    """
+    try:
+        logs = settings.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        stream = open(logs / "refhub-cli.log", "a", encoding="utf-8")  # noqa: SIM115 (open for the process)
+    except OSError:
+        stream = open(os.devnull, "w")  # noqa: SIM115
+    configure_logging("INFO", stream=stream)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +103,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
     if args.command == "stack":
+        _library_logs_to_file(settings)
         from . import stack
         try:
             if args.action == "up":

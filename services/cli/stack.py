@@ -6,6 +6,7 @@ at a real MongoDB. Only what `up` started is stopped by `down`.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -38,6 +39,12 @@ def say(message: str) -> None:
 
 
 # -- small process helpers --------------------------------------------------------
+# `up` never starts a second copy of something that runs: it asks the pid file (a live process
+# whose command line is ours), the port (a TCP connect) and, for the database, the data dir's lock,
+# and waits for a busy server instead of taking a slow answer for "down".
+BUSY_WAIT_SECONDS = 90
+
+
 def _pidfile(settings: Settings, name: str) -> Path:
     return settings.data_dir / "run" / f"{name}.pid"
 
@@ -50,15 +57,44 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _read_pid(settings: Settings, name: str) -> int | None:
+def _cmdline(pid: int) -> list[str] | None:
+    """The process's argv, [] when it is gone or a zombie, None where there is no /proc."""
     try:
-        pid = int(_pidfile(settings, name).read_text().strip())
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return None if not Path("/proc/self").exists() else []
+    except OSError:
+        return []
+    return raw.decode(errors="replace").split("\0")[:-1]
+
+
+def _is_ours(settings: Settings, name: str, pid: int) -> bool:
+    """pid runs what `up` starts as `name` for this data dir (a reused pid is someone else's)."""
+    argv = _cmdline(pid)
+    if argv is None:  # no /proc: liveness is all we can know
+        return _alive(pid)
+    if name == "mongowire":
+        return (bool(argv) and Path(argv[0]).name.startswith("mongowire")
+                and str(settings.data_dir / "mongo") in argv)
+    return service_path(name) in argv
+
+
+def _recorded_pid(settings: Settings, name: str) -> int | None:
+    try:
+        return int(_pidfile(settings, name).read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+
+
+def _read_pid(settings: Settings, name: str) -> int | None:
+    pid = _recorded_pid(settings, name)
+    return pid if pid and _is_ours(settings, name, pid) else None
 
 
 def _spawn(settings: Settings, name: str, argv: list[str], env: dict | None = None) -> int:
+    running = _read_pid(settings, name)
+    if running:  # never overwrite the pid file of a live process: `down` would lose it
+        raise StackError(f"{name} is already running (pid {running}); not starting another")
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     _pidfile(settings, name).parent.mkdir(parents=True, exist_ok=True)
@@ -69,13 +105,31 @@ def _spawn(settings: Settings, name: str, argv: list[str], env: dict | None = No
     return proc.pid
 
 
-def _wait(what: str, check, timeout: float) -> None:
+def _terminate(pid: int, sig: int = signal.SIGTERM) -> None:
+    """Signal what `up` started: its whole session (it leads one), else the process itself."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait(what: str, check, timeout: float, started: tuple[Settings, str, int] | None = None) -> None:
+    """Poll `check` until true; `started` (settings, name, pid) fails early when that process exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
+        if started and not _is_ours(*started):
+            settings, name, pid = started
+            if _recorded_pid(settings, name) == pid:
+                _pidfile(settings, name).unlink(missing_ok=True)
+            raise StackError(f"{what} exited while starting; see {settings.data_dir / 'logs' / (name + '.log')}")
         time.sleep(0.5)
-    raise StackError(f"{what} did not come up within {int(timeout)}s")
+    raise StackError(f"{what} did not happen within {int(timeout)}s" if what.endswith(" to stop")
+                     else f"{what} did not come up within {int(timeout)}s")
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -102,7 +156,13 @@ def ensure_rabbitmq(settings: Settings) -> None:
     if broker_answers(settings.amqp_uri):
         say("RabbitMQ is running")
         return
-    host = urlparse(settings.amqp_uri).hostname
+    host, port = urlparse(settings.amqp_uri).hostname, urlparse(settings.amqp_uri).port or 5672
+    if _port_open(host, port):  # a busy broker is slow to open a connection, not down
+        say(f"RabbitMQ listens on {host}:{port} but is slow to answer; waiting for it")
+        _wait(f"RabbitMQ on {host}:{port} (it listens, so no second one is started)",
+              lambda: broker_answers(settings.amqp_uri), BUSY_WAIT_SECONDS)
+        say("RabbitMQ is running")
+        return
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise StackError(f"RabbitMQ at {settings.amqp_uri} does not answer (set AMQP_URI to a running broker)")
     if not shutil.which("rabbitmq-server") and not Path("/usr/sbin/rabbitmq-server").exists():
@@ -131,9 +191,9 @@ def ensure_management(timeout: float = 60) -> None:
 
 
 # -- Mongo-wire server ------------------------------------------------------------
-def database_answers(uri: str) -> bool:
+def database_answers(uri: str, timeout_ms: int = 1500) -> bool:
     try:
-        client = connect(uri, timeout_ms=1500)
+        client = connect(uri, timeout_ms=timeout_ms)
         client.admin.command("ping")
         client.close()
         return True
@@ -191,19 +251,74 @@ def mongowire_binary() -> Path:
     return binary
 
 
+def _data_dir_locked(data: Path) -> int | None:
+    """The pid in the data dir's lock file when a live server holds the lock (see tools/mongowire)."""
+    try:
+        fd = os.open(data / "mongowire.lock", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        try:
+            return int(os.read(fd, 32).decode().strip() or 0) or -1
+        except ValueError:
+            return -1
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def running_mongowire(settings: Settings) -> int | None:
+    """The live Mongo-wire server of this data dir, whatever its pid file says."""
+    pid = _read_pid(settings, "mongowire")
+    if pid:
+        return pid
+    holder = _data_dir_locked(settings.data_dir / "mongo")
+    if holder and holder > 0 and _is_ours(settings, "mongowire", holder):
+        return holder
+    # a server built before the lock existed: look for our command line
+    for entry in Path("/proc").glob("[0-9]*"):
+        if entry.name.isdigit() and _is_ours(settings, "mongowire", int(entry.name)):
+            return int(entry.name)
+    return None
+
+
 def ensure_database(settings: Settings) -> None:
     uri = settings.effective_mongo_uri
-    if database_answers(uri):
+    if settings.mongo_uri:
+        if not database_answers(uri, timeout_ms=10000):
+            raise StackError(f"MONGO_URI={settings.mongo_uri} does not answer")
         say(f"the database answers at {urlparse(uri).hostname}:{urlparse(uri).port or 27017}")
         return
-    if settings.mongo_uri:
-        raise StackError(f"MONGO_URI={settings.mongo_uri} does not answer")
+    host, port, data = "127.0.0.1", settings.mongowire_port, settings.data_dir / "mongo"
+    pid, recorded = running_mongowire(settings), _recorded_pid(settings, "mongowire")
+    if pid or _data_dir_locked(data) or _port_open(host, port):
+        if pid and pid != recorded:  # so that `down` stops the server that really runs
+            say(f"the pid file named {recorded or 'nothing'}, but this data dir's Mongo-wire server "
+                f"runs as pid {pid}: recording that")
+            _pidfile(settings, "mongowire").parent.mkdir(parents=True, exist_ok=True)
+            _pidfile(settings, "mongowire").write_text(str(pid))
+        elif not pid and recorded:
+            say(f"the pid file names pid {recorded}, which is not this data dir's running server, but "
+                f"something serves {host}:{port}: not starting a second server")
+        running = f"the Mongo-wire server (pid {pid})" if pid else f"the database on {host}:{port}"
+        if not database_answers(uri):
+            say(f"{running} is busy (no answer to a ping within 1.5s); waiting for it rather than "
+                f"starting another")
+            _wait(f"{running} (it runs, so no second one is started)",
+                  lambda: database_answers(uri, timeout_ms=5000), BUSY_WAIT_SECONDS)
+        say(f"the database answers at {host}:{port}" + (f" (pid {pid})" if pid else ""))
+        return
     binary = mongowire_binary()
-    data = settings.data_dir / "mongo"
     data.mkdir(parents=True, exist_ok=True)
     say("starting the Mongo-wire server (FerretDB, SQLite backend) ...")
-    _spawn(settings, "mongowire", [str(binary), "--listen-addr", "127.0.0.1:27017", "--data-dir", str(data)])
-    _wait("the Mongo-wire server", lambda: database_answers(uri), 60)
+    pid = _spawn(settings, "mongowire", [str(binary), "--listen-addr", f"{host}:{port}",
+                                         "--data-dir", str(data)])
+    _wait("the Mongo-wire server", lambda: database_answers(uri), 60, started=(settings, "mongowire", pid))
+    say(f"the database answers at {host}:{port} (pid {pid})")
 
 
 # -- the three services ------------------------------------------------------------
@@ -238,16 +353,20 @@ def start_services(settings: Settings) -> None:
     declare_queues(settings)
     env = {"REFHUB_DATA_DIR": str(settings.data_dir), "MONGO_URI": settings.effective_mongo_uri,
            "PYTHONWARNINGS": "ignore"}
+    started = {}
     for service in SERVICES:
-        if service_healthy(settings, service) or _read_pid(settings, service):
-            say(f"{service} is already running")
+        pid, port = _read_pid(settings, service), settings.ports[service]
+        if pid or _port_open("127.0.0.1", port):
+            say(f"{service} is already running" + (f" (pid {pid})" if pid else f" (port {port} is in use)"))
             continue
-        _spawn(settings, service, [nameko_executable(), "run", "--config", f"config/{service}.yaml",
-                                   service_path(service)], env)
-        say(f"starting {service} on port {settings.ports[service]} "
+        started[service] = _spawn(settings, service, [nameko_executable(), "run", "--config",
+                                                      f"config/{service}.yaml", service_path(service)], env)
+        say(f"starting {service} on port {port} "
             f"(log: {settings.data_dir / 'logs' / (service + '.log')})")
     for service in SERVICES:
-        _wait(f"the {service} service (see its log)", lambda s=service: service_healthy(settings, s), 90)
+        pid = started.get(service)
+        _wait(f"the {service} service (see its log)", lambda s=service: service_healthy(settings, s),
+              90 if pid else BUSY_WAIT_SECONDS, started=(settings, service, pid) if pid else None)
         say(f"{service} is healthy at {settings.url(service)}")
 
 
@@ -265,11 +384,17 @@ def up(settings: Settings, infra_only: bool = False) -> None:
 
 def down(settings: Settings) -> None:
     for name in (*SERVICES, "mongowire"):
-        pid = _read_pid(settings, name)
+        # the database by its data dir too: an older `up` may have left a pid file naming a dead process
+        pid = running_mongowire(settings) if name == "mongowire" else _read_pid(settings, name)
         if pid:
-            os.killpg(pid, signal.SIGTERM)
-            _wait(f"{name} to stop", lambda p=pid: not _alive(p), 30)
-            say(f"stopped {name}")
+            try:
+                _terminate(pid)
+                _wait(f"{name} to stop", lambda p=pid: not _is_ours(settings, name, p), 30)
+                say(f"stopped {name} (pid {pid})")
+            except StackError:  # e.g. a service still trying to reach a broker that went away
+                _terminate(pid, signal.SIGKILL)
+                _wait(f"{name} to stop", lambda p=pid: not _is_ours(settings, name, p), 10)
+                say(f"killed {name} (pid {pid}): it did not stop within 30s of SIGTERM")
         _pidfile(settings, name).unlink(missing_ok=True)
     marker = settings.data_dir / "run" / "rabbitmq.started"
     if marker.exists():

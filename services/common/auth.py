@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from nameko.extensions import DependencyProvider
 
 from .envelope import utcnow
-from .mongo import connect
+from .mongo import acquire_client, release_client
 
 ROLES = ("partner", "coordinator", "fire_officer", "admin")
 # The agencies a partner key can belong to (API.md, POST /referrals).
@@ -92,12 +92,12 @@ class ApiKeys(DependencyProvider):
 
     def setup(self):
         config = self.container.config
-        self.client = connect(config.get("MONGO_URI", "mongodb://127.0.0.1:27017/"))
+        self.client = acquire_client(self, config)  # shared with the store (one per process)
         self.store = KeyStore(self.client[config.get("AUTH_DB", "refhub_auth")])
         self.store.keys.create_index("key_id", unique=True)
 
     def stop(self):
-        self.client.close()
+        release_client(self)
 
     def kill(self):
         self.stop()

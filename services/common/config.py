@@ -26,10 +26,11 @@ class Settings:
     data_dir: Path
     ports: dict
     auth_db: str
+    mongowire_port: int = 27017    # where `stack up` serves its own Mongo-wire server (no MONGO_URI)
 
     @property
     def effective_mongo_uri(self) -> str:
-        return self.mongo_uri or "mongodb://127.0.0.1:27017/"
+        return self.mongo_uri or f"mongodb://127.0.0.1:{self.mongowire_port}/"
 
     def database(self, service: str) -> str:
         return env(f"{service.upper()}_DB", f"refhub_{service}")
@@ -45,4 +46,5 @@ def load_settings() -> Settings:
         data_dir=Path(env("REFHUB_DATA_DIR", str(Path.cwd() / ".data"))).resolve(),
         ports={s: int(env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
         auth_db=env("AUTH_DB", "refhub_auth"),
+        mongowire_port=int(env("MONGOWIRE_PORT", "27017")),
     )

@@ -27,7 +27,7 @@ from nameko.extensions import DependencyProvider
 
 from .envelope import load_envelope, utcnow
 from .logs import bind_context, clear_context, get_logger
-from .mongo import DEAD_LETTERS, connect
+from .mongo import DEAD_LETTERS, acquire_client, release_client
 
 log = get_logger(__name__)
 
@@ -92,11 +92,11 @@ class DeliveryRetry(DependencyProvider):
             delays = [int(d) for d in delays.split(",") if d.strip()]
         self.delays = tuple(delays) if delays else DEFAULT_RETRY_DELAYS_MS
         self.publisher = Publisher(config["AMQP_URI"], use_confirms=True)
-        self.client = connect(config.get("MONGO_URI", "mongodb://127.0.0.1:27017/"))
+        self.client = acquire_client(self, config)  # shared with the store (one per process)
         self.db = self.client[config.get("MONGO_DB", f"refhub_{self.container.service_name}")]
 
     def stop(self):
-        self.client.close()
+        release_client(self)
 
     def kill(self):
         self.stop()

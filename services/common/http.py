@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 
 from marshmallow import ValidationError
-from nameko.web.handlers import http
+from nameko.web.handlers import HttpRequestHandler, http
+from werkzeug.routing import Map
 from werkzeug.wrappers import Response
 
 from .auth import Forbidden, Principal, Unauthenticated, require_role
@@ -211,5 +212,29 @@ class ServiceHttp:
 
     @http("GET,POST,PUT,PATCH,DELETE,OPTIONS", "/<path:unknown>")
     def unknown_route(self, request, unknown):
+        allowed = allowed_methods(type(self), request.path)
+        if allowed:  # a known route, an undeclared method
+            return json_response({"error": "method_not_allowed", "allowed": allowed,
+                                  "message": f"{request.path} answers {', '.join(allowed)}, not "
+                                             f"{request.method}; see /openapi.json"},
+                                 405, headers={"Allow": ", ".join(allowed)})
         return json_response({"error": "not_found",
                               "message": f"no route {request.method} /{unknown}; see /openapi.json"}, 404)
+
+
+@functools.cache
+def _declared_routes(service_cls) -> Map:
+    """The service's own HTTP routes (all but the catch-all), to tell 405 from 404."""
+    rules = []
+    for attr in dir(service_cls):
+        if attr == "unknown_route":
+            continue
+        for entrypoint in getattr(getattr(service_cls, attr, None), "nameko_entrypoints", ()):
+            if isinstance(entrypoint, HttpRequestHandler):
+                rules.append(entrypoint.get_url_rule())
+    return Map(rules)
+
+
+def allowed_methods(service_cls, path: str) -> list[str]:
+    """The methods a path of this service answers (GET brings HEAD); [] for no such route."""
+    return sorted(_declared_routes(service_cls).bind("localhost").allowed_methods(path))

@@ -195,6 +195,7 @@ def test_timeline_takes_each_event_once_in_time_order(api):
             dispatch(source, event["event_type"], event)
     timeline = api.case(case_id)["timeline"]
     assert [e["type"] for e in timeline] == ["visit_requested", "referral_received", "notification_sent"]
+    assert timeline[0]["summary"] == "Home Fire Safety Visit requested (high priority, due by Fri 4 Dec, 10:00)"
     case = api.case(case_id)
     assert case["visit"]["priority"] == "high"
     assert case["visit"]["status"] == "requested"

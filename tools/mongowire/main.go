@@ -18,12 +18,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -58,8 +61,17 @@ func main() {
 		logger.Error("cannot create data dir", "error", err)
 		os.Exit(1)
 	}
+	// The lock says which process owns this data dir, its SQLite files and its socket:
+	// a second copy must leave them alone (deleting a live socket cuts off every new client).
+	lock, err := lockDataDir(*dataDir)
+	if err != nil {
+		logger.Error("not starting: another mongowire already serves this data dir", "data_dir", *dataDir,
+			"lock", filepath.Join(*dataDir, lockName), "error", err)
+		os.Exit(3)
+	}
+	defer lock.Close()
 	socket := filepath.Join(*dataDir, "ferretdb.sock")
-	_ = os.Remove(socket)
+	_ = os.Remove(socket) // stale: we hold the lock, so no live server owns it
 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{Unix: socket},
@@ -102,6 +114,26 @@ func main() {
 		}
 		go serve(client, socket, logger)
 	}
+}
+
+const lockName = "mongowire.lock"
+
+// lockDataDir takes an exclusive, non-blocking flock on <dataDir>/mongowire.lock and writes our pid
+// into it. The kernel drops the lock when the process exits, however it exits.
+func lockDataDir(dataDir string) (*os.File, error) {
+	file, err := os.OpenFile(filepath.Join(dataDir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(filepath.Join(dataDir, lockName))
+		file.Close()
+		return nil, fmt.Errorf("%w (held by pid %s)", err, strings.TrimSpace(string(holder)))
+	}
+	if err := file.Truncate(0); err == nil {
+		_, _ = file.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return file, nil
 }
 
 // serve relays one client connection to FerretDB, request by request.

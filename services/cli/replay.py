@@ -9,6 +9,8 @@ from services.common.config import pika_uri
 from services.common.mongo import DEAD_LETTERS
 from services.common.envelope import utcnow
 from services.common.mongo import connect
+from services.common.outbox import with_outbox
+from services.notifications.sending import wake_up_event
 
 
 def _db(settings, service):
@@ -53,13 +55,16 @@ def retry_notification(settings, notification_id):
     """
     db = _db(settings, "notifications")
     now = utcnow()
-    result = db["notifications"].update_one(
+    doc = db["notifications"].find_one({"_id": notification_id},
+                                       {"status": 1, "erased_at": 1, "case_id": 1, "correlation_id": 1})
+    # the wake-up rides in the same write; the service's outbox relay publishes it
+    result = doc and db["notifications"].update_one(
         {"_id": notification_id, "status": "failed", "erased_at": None},
-        {"$set": {"status": "pending", "next_attempt_at": now, "round_attempts": 0,
-                  "lease_until": None, "lease_token": None, "requeued_at": now, "updated_at": now}})
-    if result.matched_count:
+        with_outbox({"$set": {"status": "pending", "next_attempt_at": now, "round_attempts": 0,
+                              "lease_until": None, "lease_token": None, "requeued_at": now,
+                              "updated_at": now}}, [wake_up_event(doc, now)]))
+    if result and result.matched_count:
         return
-    doc = db["notifications"].find_one({"_id": notification_id}, {"status": 1, "erased_at": 1})
     if doc is None:
         raise ValueError(f"no notification {notification_id}")
     if doc.get("erased_at"):

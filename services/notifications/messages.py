@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from services.common.vocabulary import uk_mobile
+from services.common.vocabulary import CONTACT_SCOPES, FIRE_SERVICE_SCOPES, uk_mobile
 
 AUDIENCES = ("person", "referrer", "coordinator", "fire_service")
 CHANNELS = ("email", "sms", "letter")
@@ -88,7 +88,7 @@ def person_route(person: dict) -> tuple[str, dict] | None:
 
 def person_suppression(contacts: dict) -> str | None:
     """Why nothing may be sent to the person now, or None."""
-    if {"contact", "all"} & set(contacts.get("withdrawn") or ()):
+    if CONTACT_SCOPES & set(contacts.get("withdrawn") or ()):
         return CONSENT_WITHDRAWN
     if (contacts.get("person") or {}).get("do_not_contact"):
         return DO_NOT_CONTACT
@@ -105,7 +105,7 @@ def fire_service_suppression(contacts: dict, template: str | None = None) -> str
     (the withdrawal notice excepted)."""
     if template == FIRE_SERVICE_WITHDRAWAL_NOTICE:
         return None
-    if {"fire_service", "all"} & set(contacts.get("withdrawn") or ()):
+    if FIRE_SERVICE_SCOPES & set(contacts.get("withdrawn") or ()):
         return CONSENT_WITHDRAWN
     return None
 

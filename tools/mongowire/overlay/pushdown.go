@@ -18,14 +18,16 @@
 //
 // MongoDB's equality also matches an array holding the value, so each term
 // also lets through any document whose field is an array (its JSON text
-// starts with '['); the handler then decides. "Plain" strings are those no
-// JSON encoder escapes, so the bytes SQLite compares are the bytes Go wrote.
+// starts with '['); the handler then decides. "Plain" strings are those Go's
+// JSON encoder writes verbatim, so the bytes SQLite compares are the bytes Go
+// wrote (a test in tests/integration/test_store_engine.py pins this).
 package sqlite
 
 import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata"
 	"github.com/FerretDB/FerretDB/internal/handler/sjson"
@@ -34,9 +36,28 @@ import (
 )
 
 var (
-	plainField  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
-	plainString = regexp.MustCompile(`^[A-Za-z0-9 _.:@+\-]{0,200}$`)
+	plainField = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 )
+
+// maxPlainLen bounds a string pushed down (longer ones are left to the handler).
+const maxPlainLen = 512
+
+// plainString reports whether Go's JSON encoder writes s verbatim between quotes: valid UTF-8
+// without quotes, backslashes, control characters, the HTML-escaped <, > and &, or U+2028/U+2029.
+func plainString(s string) bool {
+	if len(s) > maxPlainLen || !utf8.ValidString(s) {
+		return false
+	}
+
+	for _, r := range s {
+		if r < 0x20 || r == '"' || r == '\\' || r == '<' || r == '>' || r == '&' || r == 0x7f ||
+			r == '\u2028' || r == '\u2029' {
+			return false
+		}
+	}
+
+	return true
+}
 
 // idColumn is `_id` spelled exactly as the unique `_id_` index spells it
 // (`_ferretdb_sjson->"_id"`). Upstream's `->'$._id'` returns the same value but
@@ -89,7 +110,7 @@ func prepareWhereClause(filter *types.Document) (string, []any) {
 func pushableValues(v any) []any {
 	switch v := v.(type) {
 	case string:
-		if plainString.MatchString(v) {
+		if plainString(v) {
 			return []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
 		}
 	case bool:
@@ -113,7 +134,7 @@ func pushableValues(v any) []any {
 
 		for i := 0; i < arr.Len(); i++ {
 			s, ok := must.NotFail(arr.Get(i)).(string)
-			if !ok || !plainString.MatchString(s) {
+			if !ok || !plainString(s) {
 				return nil
 			}
 

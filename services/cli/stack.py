@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -202,14 +203,14 @@ def database_answers(uri: str, timeout_ms: int = 1500) -> bool:
 
 
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
-# our copies of FerretDB source files, laid over the module before building (see overlay/pushdown.go)
+# our copies of FerretDB source files, laid over the module before building (see _overlay/pushdown.go)
 OVERLAY = {"sqlite_collection.go": "internal/backends/sqlite/collection.go",
            "pushdown.go": "internal/backends/sqlite/pushdown.go"}
 
 
 def _mongowire_sources() -> list[Path]:
     return [MONGOWIRE_SRC / name for name in ("main.go", "go.mod", "go.sum")] + \
-        [MONGOWIRE_SRC / "overlay" / name for name in sorted(OVERLAY)]
+        [MONGOWIRE_SRC / "_overlay" / name for name in sorted(OVERLAY)]
 
 
 def mongowire_binary() -> Path:
@@ -229,8 +230,8 @@ def mongowire_binary() -> Path:
     build = CACHE_BIN.parent / "build" / f"mongowire-{digest}"
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
-    version = next(line.split()[-1] for line in (MONGOWIRE_SRC / "go.mod").read_text().splitlines()
-                   if line.strip().startswith(f"require {FERRETDB_MODULE} "))
+    version = re.search(rf"^\s*(?:require\s+)?{re.escape(FERRETDB_MODULE)}\s+(v\S+)",
+                        (MONGOWIRE_SRC / "go.mod").read_text(), re.MULTILINE).group(1)
     # the module cache is read-only and `go build -overlay` refuses files in it: build from a copy
     module = json.loads(subprocess.run(
         [go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{version}"], cwd=MONGOWIRE_SRC,
@@ -240,7 +241,7 @@ def mongowire_binary() -> Path:
     for path in [source, *source.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)
     for ours, theirs in OVERLAY.items():
-        shutil.copyfile(MONGOWIRE_SRC / "overlay" / ours, source / theirs)
+        shutil.copyfile(MONGOWIRE_SRC / "_overlay" / ours, source / theirs)
     for name in ("go.mod", "go.sum"):
         shutil.copyfile(MONGOWIRE_SRC / name, build / name)
     subprocess.run([go, "mod", "edit", f"-modfile={build / 'go.mod'}",

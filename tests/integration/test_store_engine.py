@@ -6,6 +6,10 @@ index where there is one) and then checked in full by FerretDB. These tests pin
 the MongoDB semantics that narrowing must keep (arrays, strings it does not
 push down), on whichever server MONGO_URI names, and the plans on the embedded one.
 """
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.wire
@@ -85,3 +89,13 @@ def test_embedded_server_answers_through_indexes(collection, mongo_client):
     # a person key: non-ASCII letters and '|' are written verbatim, so they go to SQLite too
     assert "USING INDEX" in _plan(collection, {"case_id": "zo\u00eb|1956-02-29|HA12AB"})
     assert "SCAN" in _plan(collection, {"$or": [{"status": "pending"}, {"case_id": "case-2"}]})
+
+
+def test_the_mongowire_proxy_reads_each_writes_database():
+    """Go unit tests of the proxy (which database a write command names, so writes lock per database)."""
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if go is None:
+        pytest.skip("Go is not installed (MONGO_URI names a real MongoDB)")
+    source = Path(__file__).resolve().parents[2] / "tools" / "mongowire"
+    result = subprocess.run([go, "test", "."], cwd=source, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr

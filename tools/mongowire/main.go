@@ -1,7 +1,7 @@
 // mongowire runs FerretDB v1 (SQLite backend) as the local MongoDB-wire server
 // for development and tests.
 //
-// Two things it adds to a plain FerretDB:
+// What it adds to a plain FerretDB:
 //   - It embeds FerretDB as a library: the `go install`-ed ferretdb binary
 //     panics on its missing build/version.txt.
 //   - It serialises write commands. FerretDB v1 applies an update (and
@@ -10,11 +10,16 @@
 //     both match, and two claims both win. MongoDB updates one document
 //     atomically, and the services rely on that (optimistic concurrency,
 //     outbox and message claims), so a small proxy in front of FerretDB lets
-//     one write command through at a time. Reads are not held up.
+//     one write command per database through at a time. Reads are not held up.
+//   - Queries answered through SQLite's indexes: _overlay/ holds two FerretDB
+//     source files that services/cli/stack.py lays over the module before
+//     building (see _overlay/pushdown.go); `go` tooling ignores the folder.
 package main
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -31,6 +36,7 @@ import (
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	_ "modernc.org/sqlite" // the driver FerretDB uses, to look at a file before it does
 )
 
 const (
@@ -49,7 +55,38 @@ var readCommands = map[string]bool{
 	"getLog": true, "hostInfo": true, "saslStart": true, "saslContinue": true,
 }
 
-var writeLock sync.Mutex
+// Writes are serialised per database: FerretDB's read-modify-write races only
+// within a collection, and each database is its own SQLite file, so the three
+// services' writes go side by side. A write whose database cannot be read from
+// the message (or that spans databases, like dropDatabase on another) takes
+// every database: `allWrites` exclusively, where per-database writes share it.
+var (
+	allWrites sync.RWMutex
+	dbLocksMu sync.Mutex
+	dbLocks   = map[string]*sync.Mutex{}
+)
+
+// lockWrite takes the write lock for the request's database and returns its release.
+func lockWrite(request []byte) func() {
+	db := databaseName(request)
+	if db == "" {
+		allWrites.Lock()
+		return allWrites.Unlock
+	}
+	dbLocksMu.Lock()
+	lock, ok := dbLocks[db]
+	if !ok {
+		lock = &sync.Mutex{}
+		dbLocks[db] = lock
+	}
+	dbLocksMu.Unlock()
+	allWrites.RLock()
+	lock.Lock()
+	return func() {
+		lock.Unlock()
+		allWrites.RUnlock()
+	}
+}
 
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
@@ -72,6 +109,7 @@ func main() {
 	defer lock.Close()
 	socket := filepath.Join(*dataDir, "ferretdb.sock")
 	_ = os.Remove(socket) // stale: we hold the lock, so no live server owns it
+	setAsideEmptyDatabases(*dataDir, logger)
 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{Unix: socket},
@@ -151,14 +189,12 @@ func serve(client net.Conn, socket string, logger *slog.Logger) {
 		if err != nil {
 			return
 		}
-		write := !readCommands[commandName(request)]
-		if write {
-			writeLock.Lock()
+		release := func() {}
+		if !readCommands[commandName(request)] {
+			release = lockWrite(request)
 		}
 		err = relay(request, client, backend)
-		if write {
-			writeLock.Unlock()
-		}
+		release()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				logger.Warn("relay failed", "error", err)
@@ -229,4 +265,101 @@ func commandName(msg []byte) string {
 		}
 	}
 	return ""
+}
+
+// databaseName is the body's "$db" ("" when the message is not a plain OP_MSG or it cannot tell).
+func databaseName(msg []byte) string {
+	if opCode(msg) != opMsg || len(msg) < 26 || msg[20] != 0 {
+		return ""
+	}
+	size := int(binary.LittleEndian.Uint32(msg[21:25]))
+	end := 21 + size - 1 // the document's closing NUL
+	if size < 5 || end >= len(msg) {
+		return ""
+	}
+	for pos := 25; pos < end; {
+		kind := msg[pos]
+		nameEnd := bytes.IndexByte(msg[pos+1:end], 0)
+		if nameEnd < 0 {
+			return ""
+		}
+		name := string(msg[pos+1 : pos+1+nameEnd])
+		value := pos + 2 + nameEnd
+		if name == "$db" {
+			if kind != 0x02 || value+4 > end {
+				return ""
+			}
+			n := int(binary.LittleEndian.Uint32(msg[value : value+4]))
+			if n < 1 || value+4+n > end+1 {
+				return ""
+			}
+			return string(msg[value+4 : value+4+n-1])
+		}
+		skip := bsonValueSize(kind, msg[value:end])
+		if skip < 0 {
+			return ""
+		}
+		pos = value + skip
+	}
+	return ""
+}
+
+// bsonValueSize is the length of one BSON value of the given type at the start of b (-1: unknown).
+func bsonValueSize(kind byte, b []byte) int {
+	fixed := map[byte]int{0x01: 8, 0x07: 12, 0x08: 1, 0x09: 8, 0x0A: 0, 0x10: 4, 0x11: 8, 0x12: 8,
+		0x13: 16, 0x7F: 0, 0xFF: 0}
+	if n, ok := fixed[kind]; ok {
+		return n
+	}
+	if len(b) < 4 {
+		return -1
+	}
+	n := int(binary.LittleEndian.Uint32(b[:4]))
+	switch kind {
+	case 0x02, 0x0D, 0x0E: // string, JavaScript, symbol: int32 length + bytes
+		return 4 + n
+	case 0x03, 0x04: // document, array: the int32 counts itself
+		return n
+	case 0x05: // binary: int32 length + subtype + bytes
+		return 5 + n
+	}
+	return -1
+}
+
+// setAsideEmptyDatabases moves database files that hold no table at all into <dataDir>/set-aside.
+//
+// A server stopped while it was creating a database can leave such a file
+// (SQLite's header, not yet FerretDB's metadata table); FerretDB then refuses
+// to start ("no such table: _ferretdb_collections"). A file with no table holds
+// no data, so moving it aside loses nothing; anything else is left alone.
+func setAsideEmptyDatabases(dataDir string, logger *slog.Logger) {
+	files, _ := filepath.Glob(filepath.Join(dataDir, "*.sqlite"))
+	for _, file := range files {
+		empty, err := hasNoTables(file)
+		if err != nil || !empty {
+			continue
+		}
+		aside := filepath.Join(dataDir, "set-aside")
+		if err := os.MkdirAll(aside, 0o700); err != nil {
+			continue
+		}
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			_ = os.Rename(file+suffix, filepath.Join(aside, filepath.Base(file)+suffix))
+		}
+		logger.Warn("an empty database file left by an interrupted start was set aside",
+			"file", filepath.Base(file), "to", aside)
+	}
+}
+
+func hasNoTables(file string) (bool, error) {
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=ro")
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table'`).Scan(&tables); err != nil {
+		return false, err
+	}
+	return tables == 0, nil
 }

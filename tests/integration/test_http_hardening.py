@@ -178,3 +178,22 @@ def test_a_burst_of_unknown_tokens_gets_429_with_retry_after(api):
     # while the window lasts even a valid token from that address waits: guessing and using look alike
     assert api.refer().status_code == 429
     assert api.cases.count_documents({}) == 0
+
+
+def test_keys_create_takes_expires_and_keys_list_shows_expiry_and_last_use(api, databases):
+    from tests.conftest import MONGO_URI
+    from tests.integration.test_cli import refhub
+
+    env = {"MONGO_URI": MONGO_URI, "AUTH_DB": databases["auth"]}
+    assert refhub("keys", "create", "--role", "coordinator", "--expires", "0d", env=env).returncode == 2
+    created = refhub("keys", "create", "--role", "coordinator", "--expires", "2d", env=env)
+    assert created.returncode == 0, created.stderr
+    expected = f"expires {(utcnow() + timedelta(days=2)):%Y-%m-%d}"
+    assert expected in created.stdout
+    key_id, token = created.stdout.split()[3].rstrip(","), created.stdout.strip().splitlines()[-1]
+    row = next(line for line in refhub("keys", "list", env=env).stdout.splitlines() if line.startswith(key_id))
+    assert row.split()[3:5] == ["active", f"{utcnow():%Y-%m-%d}"] and row.endswith("never")
+    api.tokens["cli"] = token
+    assert api.call("GET", "/cases", "cli").status_code == 200
+    row = next(line for line in refhub("keys", "list", env=env).stdout.splitlines() if line.startswith(key_id))
+    assert row.endswith("UTC") and f"{utcnow():%Y-%m-%d}" in row.split()[-3]

@@ -9,7 +9,7 @@ COPY services ./services
 COPY config ./config
 RUN pip install --no-cache-dir . \
  && useradd --system --uid 10001 refhub \
- && mkdir -p /data && chown refhub /data
+ && mkdir -p /data && chown refhub /data && chmod 700 /data
 
 USER refhub
 ENV REFHUB_DATA_DIR=/data SERVICE=referrals

@@ -12,19 +12,28 @@ from services.common.logs import configure_logging
 
 
 def _keys(args, settings):
-    from services.common.auth import KeyStore
+    from services.common.auth import KeyStore, expires_at, parse_lifetime
     from services.common.mongo import connect
 
     store = KeyStore(connect(settings.effective_mongo_uri)[settings.auth_db])
     if args.keys_command == "create":
-        key_id, token = store.create(args.role, args.agency, args.label)
-        print(f"created {args.role} key {key_id}" + (f" for {args.agency}" if args.agency else ""))
+        lifetime = parse_lifetime(args.expires)
+        key_id, token = store.create(args.role, args.agency, args.label, lifetime=lifetime)
+        print(f"created {args.role} key {key_id}" + (f" for {args.agency}" if args.agency else "")
+              + f", expires {expires_at(store.keys.find_one({'key_id': key_id})):%Y-%m-%d %H:%M} UTC")
         print("the token is shown once; store it safely:", file=sys.stderr)
         print(token)
     elif args.keys_command == "list":
+        from services.common.envelope import utcnow
+
+        now = utcnow()
+        print(f"{'key':12}  {'role':12} {'agency':18} {'state':8} {'created':10}  {'expires':10}  last used")
         for key in store.list():
-            print(f"{key['key_id']}  {key['role']:12} {key.get('agency') or '-':18} "
-                  f"{'revoked' if key.get('revoked') else 'active'}  {key['created_at']:%Y-%m-%d}")
+            state = "revoked" if key.get("revoked") else "expired" if expires_at(key) <= now else "active"
+            last = key.get("last_used_at")
+            print(f"{key['key_id']:12}  {key['role']:12} {key.get('agency') or '-':18} {state:8} "
+                  f"{key['created_at']:%Y-%m-%d}  {expires_at(key):%Y-%m-%d}  "
+                  f"{f'{last:%Y-%m-%d %H:%M} UTC' if last else 'never'}")
     elif args.keys_command == "revoke":
         if not store.revoke(args.key_id):
             raise SystemExit(f"refhub: no active key {args.key_id}")
@@ -79,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["partner", "coordinator", "fire_officer", "admin"])
     create.add_argument("--agency", help="the partner agency this key submits for (partner keys)")
     create.add_argument("--label", help="who holds the key, for your records")
+    create.add_argument("--expires", default="365d",
+                        help="how long the key works: a number and h, d or w [365d]; expired keys get 401")
     keys_sub.add_parser("list")
     revoke = keys_sub.add_parser("revoke")
     revoke.add_argument("key_id")

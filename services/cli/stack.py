@@ -6,24 +6,28 @@ at a real MongoDB. Only what `up` started is stopped by `down`.
 """
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import stat
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import pika
 import requests
 
-from services.common.config import SERVICES, Settings, pika_uri
+from services.common.config import (BROKER_SECRETS, LOCAL_BROKER, SERVICES, Settings, broker_credentials,
+                                    local_amqp_uri, pika_uri)
 from services.common.mongo import connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,15 +157,30 @@ def broker_answers(amqp_uri: str) -> bool:
         return False
 
 
+GUEST_URI = f"amqp://guest:guest@{LOCAL_BROKER}/"  # only to make the stack's own user (loopback only)
+MANAGEMENT_API = "http://127.0.0.1:15672/api"
+# a broker `up` starts itself listens on loopback only: AMQP, management, epmd and distribution
+LOOPBACK_BROKER_ENV = {
+    "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+    "ERL_EPMD_ADDRESS": "127.0.0.1",
+    "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1} "
+                                           "-rabbitmq_management tcp_config [{ip,\"127.0.0.1\"},{port,15672}]",
+}
+
+
+def _broker_up(settings: Settings) -> bool:
+    return broker_answers(settings.amqp_uri) or (settings.broker_managed and broker_answers(GUEST_URI))
+
+
 def ensure_rabbitmq(settings: Settings) -> None:
-    if broker_answers(settings.amqp_uri):
+    if _broker_up(settings):
         say("RabbitMQ is running")
         return
     host, port = urlparse(settings.amqp_uri).hostname, urlparse(settings.amqp_uri).port or 5672
     if _port_open(host, port):  # a busy broker is slow to open a connection, not down
         say(f"RabbitMQ listens on {host}:{port} but is slow to answer; waiting for it")
         _wait(f"RabbitMQ on {host}:{port} (it listens, so no second one is started)",
-              lambda: broker_answers(settings.amqp_uri), BUSY_WAIT_SECONDS)
+              lambda: _broker_up(settings), BUSY_WAIT_SECONDS)
         say("RabbitMQ is running")
         return
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -174,12 +193,81 @@ def ensure_rabbitmq(settings: Settings) -> None:
         subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
         subprocess.run(["apt-get", "install", "-y", "-q", "rabbitmq-server"], check=True,
                        stdout=subprocess.DEVNULL, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    say("starting RabbitMQ ...")
-    subprocess.run(["rabbitmq-server", "-detached"], check=True)
+    say("starting RabbitMQ (listening on 127.0.0.1 only) ...")
+    subprocess.run(["rabbitmq-server", "-detached"], check=True, env={**os.environ, **LOOPBACK_BROKER_ENV})
     (settings.data_dir / "run").mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "run" / "rabbitmq.started").write_text("started by refhub\n")
-    _wait("RabbitMQ", lambda: broker_answers(settings.amqp_uri), 90)
+    _wait("RabbitMQ", lambda: _broker_up(settings), 90)
     say("RabbitMQ is running")
+
+
+def broker_user_name(settings: Settings) -> str:
+    # one user per data dir, so two stacks on one broker never change each other's password
+    return "refhub-" + hashlib.sha256(str(settings.data_dir).encode()).hexdigest()[:8]
+
+
+def ensure_broker_user(settings: Settings) -> Settings:
+    """The stack's own RabbitMQ user, with a generated password kept 0600 in the data dir.
+
+    Made through the management API with `guest`, which RabbitMQ accepts from loopback only; the
+    services and the CLI then connect as this user, never as guest. With AMQP_URI set, the user
+    given there is used as it is.
+    """
+    if not settings.broker_managed:
+        return settings
+    credentials = broker_credentials(settings.data_dir)
+    if credentials is None:
+        credentials = {"user": broker_user_name(settings), "password": secrets.token_urlsafe(24)}
+        write_secret(settings.data_dir / BROKER_SECRETS, json.dumps(credentials))
+    uri = local_amqp_uri(credentials)
+    if not broker_answers(uri):
+        user = quote(credentials["user"], safe="")
+        try:
+            requests.put(f"{MANAGEMENT_API}/users/{user}", auth=("guest", "guest"), timeout=10,
+                         json={"password": credentials["password"], "tags": ""}).raise_for_status()
+            requests.put(f"{MANAGEMENT_API}/permissions/%2F/{user}", auth=("guest", "guest"), timeout=10,
+                         json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+        except requests.RequestException as exc:
+            raise StackError(f"could not make the stack's RabbitMQ user {credentials['user']} through the "
+                             f"management API as guest ({type(exc).__name__}); make it yourself and set "
+                             f"AMQP_URI=amqp://USER:PASSWORD@127.0.0.1:5672/") from None
+        _wait("the stack's RabbitMQ user", lambda: broker_answers(uri), 30)
+        say(f"made the RabbitMQ user {credentials['user']} (password in {settings.data_dir / BROKER_SECRETS})")
+    return dataclasses.replace(settings, amqp_uri=uri)
+
+
+def write_secret(path: Path, content: str) -> None:
+    """Create a file only its owner can read (0600, in a 0700 directory), atomically."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(content)
+    os.replace(temporary, path)
+
+
+def own_only(data_dir: Path) -> int:
+    """Narrow what the data dir holds to its owner (0700 dirs, 0600 files): files from before were 0644.
+
+    Returns how many modes were changed. Only our own files are touched.
+    """
+    changed = 0
+    for path in [data_dir, *data_dir.rglob("*")]:
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if info.st_uid != os.geteuid() or stat.S_ISLNK(info.st_mode):
+            continue
+        wanted = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+        if stat.S_IMODE(info.st_mode) != wanted:
+            try:
+                path.chmod(wanted)
+                changed += 1
+            except OSError:
+                pass
+    return changed
 
 
 def ensure_management(timeout: float = 60) -> None:
@@ -287,6 +375,27 @@ def running_mongowire(settings: Settings) -> int | None:
     return None
 
 
+MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
+
+
+def _database_endpoint(settings: Settings) -> str:
+    if settings.mongowire_port:
+        return f"127.0.0.1:{settings.mongowire_port}"
+    return str(settings.mongowire_socket)
+
+
+def _endpoint_open(settings: Settings) -> bool:
+    if settings.mongowire_port:
+        return _port_open("127.0.0.1", settings.mongowire_port)
+    try:
+        with socket.socket(socket.AF_UNIX) as unix:
+            unix.settimeout(1)
+            unix.connect(str(settings.mongowire_socket))
+            return True
+    except OSError:
+        return False
+
+
 def ensure_database(settings: Settings) -> None:
     uri = settings.effective_mongo_uri
     if settings.mongo_uri:
@@ -294,9 +403,10 @@ def ensure_database(settings: Settings) -> None:
             raise StackError(f"MONGO_URI={settings.mongo_uri} does not answer")
         say(f"the database answers at {urlparse(uri).hostname}:{urlparse(uri).port or 27017}")
         return
-    host, port, data = "127.0.0.1", settings.mongowire_port, settings.data_dir / "mongo"
+    endpoint, data = _database_endpoint(settings), settings.data_dir / "mongo"
+    where = f"at {endpoint}" if settings.mongowire_port else f"on {endpoint}"
     pid, recorded = running_mongowire(settings), _recorded_pid(settings, "mongowire")
-    if pid or _data_dir_locked(data) or _port_open(host, port):
+    if pid or _data_dir_locked(data) or _endpoint_open(settings):
         if pid and pid != recorded:  # so that `down` stops the server that really runs
             say(f"the pid file named {recorded or 'nothing'}, but this data dir's Mongo-wire server "
                 f"runs as pid {pid}: recording that")
@@ -304,22 +414,26 @@ def ensure_database(settings: Settings) -> None:
             _pidfile(settings, "mongowire").write_text(str(pid))
         elif not pid and recorded:
             say(f"the pid file names pid {recorded}, which is not this data dir's running server, but "
-                f"something serves {host}:{port}: not starting a second server")
-        running = f"the Mongo-wire server (pid {pid})" if pid else f"the database on {host}:{port}"
+                f"something serves {endpoint}: not starting a second server")
+        running = f"the Mongo-wire server (pid {pid})" if pid else f"the database {where}"
         if not database_answers(uri):
             say(f"{running} is busy (no answer to a ping within 1.5s); waiting for it rather than "
                 f"starting another")
             _wait(f"{running} (it runs, so no second one is started)",
                   lambda: database_answers(uri, timeout_ms=5000), BUSY_WAIT_SECONDS)
-        say(f"the database answers at {host}:{port}" + (f" (pid {pid})" if pid else ""))
+        say(f"the database answers {where}" + (f" (pid {pid})" if pid else ""))
         return
+    if not settings.mongowire_port and len(str(settings.mongowire_socket).encode()) > MAX_SOCKET_PATH:
+        raise StackError(f"the database socket path {settings.mongowire_socket} is longer than "
+                         f"{MAX_SOCKET_PATH} bytes: set REFHUB_DATA_DIR to a shorter path")
     binary = mongowire_binary()
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
     say("starting the Mongo-wire server (FerretDB, SQLite backend) ...")
-    pid = _spawn(settings, "mongowire", [str(binary), "--listen-addr", f"{host}:{port}",
-                                         "--data-dir", str(data)])
+    listen = (["--listen-addr", endpoint] if settings.mongowire_port
+              else ["--listen-unix", str(settings.mongowire_socket)])
+    pid = _spawn(settings, "mongowire", [str(binary), *listen, "--data-dir", str(data)])
     _wait("the Mongo-wire server", lambda: database_answers(uri), 60, started=(settings, "mongowire", pid))
-    say(f"the database answers at {host}:{port} (pid {pid})")
+    say(f"the database answers {where} (pid {pid})")
 
 
 # -- the three services ------------------------------------------------------------
@@ -353,7 +467,7 @@ def declare_queues(settings: Settings) -> None:
 def start_services(settings: Settings) -> None:
     declare_queues(settings)
     env = {"REFHUB_DATA_DIR": str(settings.data_dir), "MONGO_URI": settings.effective_mongo_uri,
-           "PYTHONWARNINGS": "ignore"}
+           "AMQP_URI": settings.amqp_uri, "PYTHONWARNINGS": "ignore"}
     started = {}
     for service in SERVICES:
         pid, port = _read_pid(settings, service), settings.ports[service]
@@ -372,10 +486,15 @@ def start_services(settings: Settings) -> None:
 
 
 def up(settings: Settings, infra_only: bool = False) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)  # logs, pid files, secrets and what the services write: owner only
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    narrowed = own_only(settings.data_dir)
+    if narrowed:
+        say(f"narrowed {narrowed} files and folders in {settings.data_dir} to their owner (0600/0700)")
     ensure_rabbitmq(settings)
     if urlparse(settings.amqp_uri).hostname in ("127.0.0.1", "localhost"):
         ensure_management()
+    settings = ensure_broker_user(settings)
     ensure_database(settings)
     if infra_only:
         return

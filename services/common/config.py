@@ -1,9 +1,11 @@
 """Configuration from environment variables, with defaults for a laptop."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 SERVICES = ("referrals", "safety", "notifications")
 DEFAULT_PORTS = {"referrals": 8000, "safety": 8001, "notifications": 8002}
@@ -26,11 +28,23 @@ class Settings:
     data_dir: Path
     ports: dict
     auth_db: str
-    mongowire_port: int = 27017    # where `stack up` serves its own Mongo-wire server (no MONGO_URI)
+    # where `stack up` serves its own Mongo-wire server (no MONGO_URI): a TCP port on 127.0.0.1 when
+    # MONGOWIRE_PORT is set, else (the default) a Unix socket in the 0700 data dir (SECURITY.md)
+    mongowire_port: int | None = None
+    # True when `stack up` made the broker user (no AMQP_URI given): its password is in secrets/
+    broker_managed: bool = False
+
+    @property
+    def mongowire_socket(self) -> Path:
+        return self.data_dir / "mongo" / "mongowire.sock"
 
     @property
     def effective_mongo_uri(self) -> str:
-        return self.mongo_uri or f"mongodb://127.0.0.1:{self.mongowire_port}/"
+        if self.mongo_uri:
+            return self.mongo_uri
+        if self.mongowire_port:
+            return f"mongodb://127.0.0.1:{self.mongowire_port}/"
+        return f"mongodb://{quote(str(self.mongowire_socket), safe='')}/"
 
     def database(self, service: str) -> str:
         return env(f"{service.upper()}_DB", f"refhub_{service}")
@@ -39,12 +53,34 @@ class Settings:
         return f"http://127.0.0.1:{self.ports[service]}"
 
 
+BROKER_SECRETS = Path("secrets") / "broker.json"  # under the data dir, 0600
+LOCAL_BROKER = "127.0.0.1:5672"
+
+
+def broker_credentials(data_dir: Path) -> dict | None:
+    """The broker user `stack up` made for this data dir, if it made one."""
+    try:
+        return json.loads((data_dir / BROKER_SECRETS).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def local_amqp_uri(credentials: dict) -> str:
+    return f"amqp://{quote(credentials['user'], safe='')}:{quote(credentials['password'], safe='')}@{LOCAL_BROKER}/"
+
+
 def load_settings() -> Settings:
+    data_dir = Path(env("REFHUB_DATA_DIR", str(Path.cwd() / ".data"))).resolve()
+    amqp_uri = env("AMQP_URI", "")
+    if not amqp_uri:  # the stack's own broker user; `guest` only until `stack up` has made it
+        credentials = broker_credentials(data_dir)
+        amqp_uri = local_amqp_uri(credentials) if credentials else f"amqp://guest:guest@{LOCAL_BROKER}/"
     return Settings(
-        amqp_uri=env("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
+        amqp_uri=amqp_uri,
         mongo_uri=os.environ.get("MONGO_URI") or None,
-        data_dir=Path(env("REFHUB_DATA_DIR", str(Path.cwd() / ".data"))).resolve(),
+        data_dir=data_dir,
         ports={s: int(env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
         auth_db=env("AUTH_DB", "refhub_auth"),
-        mongowire_port=int(env("MONGOWIRE_PORT", "27017")),
+        mongowire_port=int(env("MONGOWIRE_PORT", "0")) or None,
+        broker_managed=not env("AMQP_URI", ""),
     )

@@ -20,9 +20,11 @@ from .quiet_hours import parse_quiet_hours
 
 
 def _write_atomically(path: Path, content: str) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # owner only, whatever the process's umask: these files hold names, addresses and message text
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(content, encoding="utf-8")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        handle.write(content)
     os.replace(tmp, path)
     return str(path)
 

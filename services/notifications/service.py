@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from nameko.timer import timer
-from nameko.web.handlers import http
+from services.common.web import http
 
 from services.common import outbox
 from services.common import http as common_http

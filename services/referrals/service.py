@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from nameko.timer import timer
-from nameko.web.handlers import http
+from services.common.web import http
 
 from services.common import http as common_http
 from services.common import outbox
 from services.common.auth import ApiKeys, Forbidden
 from services.common.consumer import DeliveryRetry, consumes
-from services.common.http import NotFound, api, read_json, register_error
+from services.common.http import NotFound, api, idempotency_key_of, read_json, register_error
 from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore, storable
 from services.common.outbox import EventPublisher
@@ -46,7 +46,7 @@ class ReferralsService(common_http.ServiceHttp):
         referral = storable(ReferralSchema().load(body))
         return intake.submit(self.store, referral, agency=_agency_for(principal, referral),
                              principal=principal, correlation_id=request.correlation_id,
-                             idempotency_key=request.headers.get("Idempotency-Key"), raw_body=body)
+                             idempotency_key=idempotency_key_of(request), raw_body=body)
 
     @http("GET", "/referrals/<string:reference>")
     @api(roles=("partner", "coordinator"))

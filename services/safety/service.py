@@ -8,7 +8,7 @@ until due_by; a slow sweep of the open visits only catches a lost one.
 from __future__ import annotations
 
 from nameko.timer import timer
-from nameko.web.handlers import http
+from services.common.web import http
 
 from services.common import outbox
 from services.common import http as common_http

@@ -14,6 +14,14 @@
 //   - Queries answered through SQLite's indexes: _overlay/ holds two FerretDB
 //     source files that services/cli/stack.py lays over the module before
 //     building (see _overlay/pushdown.go); `go` tooling ignores the folder.
+//   - Only its owner can reach it, and erased data leaves the disk. FerretDB v1's
+//     embeddable config has no authentication, so the default listener is a Unix
+//     socket (0600) in the 0700 data dir: the file system's owner check is the
+//     access control, the same one that guards the SQLite files themselves. Files
+//     are created 0600 (umask 077) and existing ones are narrowed at start. SQLite
+//     runs with secure_delete, so freed page content is zeroed, and a little while
+//     after writes the server checkpoints every database's WAL with TRUNCATE, so
+//     the old page images an update or delete left in the WAL go too.
 package main
 
 import (
@@ -34,9 +42,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
-	_ "modernc.org/sqlite" // the driver FerretDB uses, to look at a file before it does
+	_ "modernc.org/sqlite" // FerretDB's own SQLite driver: files checked at start, WAL checkpoints
 )
 
 const (
@@ -89,13 +98,25 @@ func lockWrite(request []byte) func() {
 }
 
 func main() {
-	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
+	listen := flag.String("listen-addr", "", "TCP address to listen on (any local user can connect: prefer --listen-unix)")
+	listenUnix := flag.String("listen-unix", "", "Unix socket to listen on (created 0600; keep it in a 0700 directory)")
 	dataDir := flag.String("data-dir", "data", "directory for the SQLite files")
+	checkpointEvery := flag.Duration("checkpoint-after", 5*time.Second,
+		"checkpoint (TRUNCATE) every database's WAL this long after a write")
 	flag.Parse()
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if *listen == "" && *listenUnix == "" {
+		logger.Error("give --listen-unix PATH (or --listen-addr HOST:PORT)")
+		os.Exit(2)
+	}
+	syscall.Umask(0o077) // every file and socket we or SQLite create: owner only
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		logger.Error("cannot create data dir", "error", err)
+		os.Exit(1)
+	}
+	if err := ownerOnly(*dataDir); err != nil {
+		logger.Error("cannot restrict the data dir to its owner", "error", err)
 		os.Exit(1)
 	}
 	// The lock says which process owns this data dir, its SQLite files and its socket:
@@ -115,7 +136,8 @@ func main() {
 		Listener:  ferretdb.ListenerConfig{Unix: socket},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dataDir + "/",
+		// secure_delete: SQLite zeroes the content it frees (deleted rows, replaced cells, freed pages)
+		SQLiteURL: "file:" + *dataDir + "/?_pragma=secure_delete(on)",
 	})
 	if err != nil {
 		logger.Error("cannot start FerretDB", "error", err)
@@ -131,27 +153,141 @@ func main() {
 		stop()
 	}()
 
-	front, err := net.Listen("tcp", *listen)
-	if err != nil {
-		logger.Error("cannot listen", "addr", *listen, "error", err)
-		os.Exit(1)
-	}
-	go func() {
-		<-ctx.Done()
-		front.Close()
-	}()
-	logger.Warn("mongowire listening", "addr", *listen)
-	for {
-		client, err := front.Accept()
+	checkpoints := newCheckpointer(*dataDir, *checkpointEvery, logger)
+	var listeners []net.Listener
+	if *listenUnix != "" {
+		_ = os.Remove(*listenUnix) // stale: we hold the data dir's lock
+		front, err := net.Listen("unix", *listenUnix)
+		if err == nil {
+			err = os.Chmod(*listenUnix, 0o600)
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return
+			logger.Error("cannot listen", "socket", *listenUnix, "error", err)
+			os.Exit(1)
+		}
+		listeners = append(listeners, front)
+	}
+	if *listen != "" {
+		front, err := net.Listen("tcp", *listen)
+		if err != nil {
+			logger.Error("cannot listen", "addr", *listen, "error", err)
+			os.Exit(1)
+		}
+		listeners = append(listeners, front)
+	}
+	var accepting sync.WaitGroup
+	for _, front := range listeners {
+		logger.Warn("mongowire listening", "addr", front.Addr().String())
+		accepting.Add(1)
+		go func(front net.Listener) {
+			defer accepting.Done()
+			for {
+				client, err := front.Accept()
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					logger.Error("accept failed", "error", err)
+					continue
+				}
+				go serve(client, socket, checkpoints, logger)
 			}
-			logger.Error("accept failed", "error", err)
+		}(front)
+	}
+	<-ctx.Done()
+	for _, front := range listeners {
+		front.Close()
+	}
+	accepting.Wait()
+	checkpoints.run() // what the last writes left in the WAL
+}
+
+// ownerOnly narrows the data dir to 0700 and what it holds to 0600 (files made by an older build were 0644).
+func ownerOnly(dataDir string) error {
+	if err := os.Chmod(dataDir, 0o700); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dataDir)
+	if err != nil {
+		return err
+	}
+	for _, entry := range entries {
+		path := filepath.Join(dataDir, entry.Name())
+		mode := os.FileMode(0o600)
+		if entry.IsDir() {
+			mode = 0o700
+		}
+		if err := os.Chmod(path, mode); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkpointer truncates every database's WAL a little while after a write, so page images that an
+// erasure replaced do not linger there (with secure_delete the database file itself keeps no freed
+// content). Idle, it does nothing: a checkpoint is only scheduled by a write.
+type checkpointer struct {
+	dataDir string
+	after   time.Duration
+	logger  *slog.Logger
+	mu      sync.Mutex
+	pending bool
+}
+
+func newCheckpointer(dataDir string, after time.Duration, logger *slog.Logger) *checkpointer {
+	return &checkpointer{dataDir: dataDir, after: after, logger: logger}
+}
+
+// wrote schedules one checkpoint `after` from now unless one is already scheduled.
+func (c *checkpointer) wrote() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending {
+		return
+	}
+	c.pending = true
+	time.AfterFunc(c.after, func() {
+		c.mu.Lock()
+		c.pending = false
+		c.mu.Unlock()
+		c.run()
+	})
+}
+
+func (c *checkpointer) run() {
+	files, err := filepath.Glob(filepath.Join(c.dataDir, "*.sqlite"))
+	if err != nil {
+		return
+	}
+	// no write goes through while we checkpoint, so TRUNCATE waits only for readers
+	allWrites.Lock()
+	defer allWrites.Unlock()
+	for _, file := range files {
+		if info, err := os.Stat(file + "-wal"); err != nil || info.Size() == 0 {
 			continue
 		}
-		go serve(client, socket, logger)
+		if err := checkpoint(file); err != nil {
+			c.logger.Warn("WAL checkpoint failed", "file", filepath.Base(file), "error", err)
+		}
 	}
+}
+
+func checkpoint(file string) error {
+	// mode=rw: never create a database that FerretDB has just dropped
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var busy, logFrames, checkpointed int
+	if err := db.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &checkpointed); err != nil {
+		return err
+	}
+	if busy != 0 {
+		return errors.New("busy: a reader held the WAL; the next write schedules another")
+	}
+	return nil
 }
 
 const lockName = "mongowire.lock"
@@ -175,7 +311,7 @@ func lockDataDir(dataDir string) (*os.File, error) {
 }
 
 // serve relays one client connection to FerretDB, request by request.
-func serve(client net.Conn, socket string, logger *slog.Logger) {
+func serve(client net.Conn, socket string, checkpoints *checkpointer, logger *slog.Logger) {
 	defer client.Close()
 	backend, err := net.Dial("unix", socket)
 	if err != nil {
@@ -190,11 +326,15 @@ func serve(client net.Conn, socket string, logger *slog.Logger) {
 			return
 		}
 		release := func() {}
-		if !readCommands[commandName(request)] {
+		written := !readCommands[commandName(request)]
+		if written {
 			release = lockWrite(request)
 		}
 		err = relay(request, client, backend)
 		release()
+		if written {
+			checkpoints.wrote()
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				logger.Warn("relay failed", "error", err)

@@ -133,9 +133,9 @@ func main() {
 	setAsideEmptyDatabases(*dataDir, logger)
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{Unix: socket},
-		Logger:    logger,
-		Handler:   "sqlite",
+		Listener: ferretdb.ListenerConfig{Unix: socket},
+		Logger:   logger,
+		Handler:  "sqlite",
 		// secure_delete: SQLite zeroes the content it frees (deleted rows, replaced cells, freed pages)
 		SQLiteURL: "file:" + *dataDir + "/?_pragma=secure_delete(on)",
 	})

@@ -9,13 +9,17 @@ decides *when* a planned message goes:
   the home fire safety visit is; if triage has not arrived after the triage
   wait the alert goes without it rather than not at all.
 
-A pending message is stored with its `notification_due` wake-up in the same
-write (sending.py takes it from there); triage arriving releases a held alert
-by writing a fresh wake-up. Consent withdrawn and erasure suppress what has
+A message that may go now is stored already claimed by the worker that
+planned it (status "sending" with a lease), and that worker sends it at once:
+no wake-up round trip on the hot path; if the worker dies, the lease runs out
+and the sweep wakes it. A message that must wait is stored with its
+`notification_due` wake-up in the same write (sending.py takes it from
+there); triage arriving releases a held alert by writing a fresh wake-up. Consent withdrawn and erasure suppress what has
 not gone; sending checks again just before it sends.
 """
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Callable
 
@@ -93,7 +97,9 @@ class MessagePlanner:
         self.group = group
         self.clock = clock
 
-    def plan_for_event(self, envelope: dict) -> None:
+    def plan_for_event(self, envelope: dict) -> list[dict]:
+        """Plan the event's messages; returns those claimed for this worker to send at once."""
+        self.claimed: list[dict] = []
         case_id, data, event_type = envelope["case_id"], envelope["data"], envelope["event_type"]
         known = self.store.contacts_for(case_id)
         if known is not None and known.get("erased_at"):
@@ -101,7 +107,7 @@ class MessagePlanner:
             if notice is not None:
                 self._plan(envelope, notice)
             log.info("event_for_erased_case_ignored", withdrawal_notice=notice is not None)
-            return
+            return self.claimed
         if event_type == REFERRAL_RECEIVED:
             self.store.remember_contacts(case_id, contacts_from_referral(data), envelope["event_id"])
         triage = triage_of(event_type, data)
@@ -117,6 +123,7 @@ class MessagePlanner:
                                                       envelope["event_id"]):
             self._plan(envelope, message, copy)
         self._settle_races(case_id, event_type, data, triage)
+        return self.claimed
 
     def _track_visit_booking(self, case_id, data, event_id):
         """Which event tells the referrer a visit is booked: the first scheduling of the visit.
@@ -168,8 +175,14 @@ class MessagePlanner:
         else:
             doc["next_attempt_at"] = allowed_at(self.channels.quiet_hours, message.audience, message.channel,
                                                 now)
+        due_now = doc["status"] == "pending" and doc["next_attempt_at"] <= now
+        if due_now:  # claimed at birth: this worker sends it (sending.MessageSender.send)
+            doc.update(status="sending", lease_token=uuid.uuid4().hex, lease_until=now + self.channels.send_lease,
+                       attempts=0, round_attempts=0, awaiting_triage=None)
         events = [wake_up_event(doc, doc["next_attempt_at"])] if doc["status"] == "pending" else []
         stored = self.store.plan(doc, events)
+        if stored and due_now:
+            self.claimed.append(doc)
         log.info("notification_planned" if stored else "notification_already_planned",
                  notification_id=doc["_id"], template=message.template, audience=message.audience,
                  status=doc["status"], suppressed_reason=message.suppressed,

@@ -123,6 +123,14 @@ class MessageSender:
             return "taken"
         return self.send(claimed)
 
+    def send_claimed(self, doc: dict) -> str:
+        """Send a message its planner claimed; a crash here leaves it to the lease and the sweep."""
+        try:
+            return self.send(doc)
+        except Exception:  # the event was handled: its other messages still go
+            log.exception("notification_send_crashed", notification_id=doc["_id"])
+            return "crashed"
+
     def send(self, doc: dict) -> str:
         """Deliver a claimed message and finish it; returns its outcome."""
         bind_context(case_id=doc["case_id"], correlation_id=doc["correlation_id"],

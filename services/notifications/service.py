@@ -75,7 +75,9 @@ class NotificationsService(common_http.ServiceHttp):
 
     @consumes(*MESSAGE_SOURCES)
     def plan_for_event(self, envelope):
-        self._planner().plan_for_event(envelope)
+        sender = self._sender()
+        for doc in self._planner().plan_for_event(envelope):
+            sender.send_claimed(doc)
 
     @consumes(("referrals", CONSENT_WITHDRAWN))
     def withdraw_consent(self, envelope):

@@ -9,7 +9,7 @@ from services.common.envelope import load_envelope
 from services.notifications.messages import UK
 from services.notifications.planning import MessagePlanner
 from services.notifications.quiet_hours import QuietHours
-from services.notifications.sending import NOTIFICATION_DUE
+from services.notifications.sending import NOTIFICATION_DUE, MessageSender
 from tests.integration.notifications_peers import REFERENCE, follow_up, referral_received, visit_requested
 from tests.unit.notifications_fakes import GROUP, START, Clock, FakeChannels, InMemoryNotifications
 
@@ -28,12 +28,15 @@ def wake_ups(store, doc):
             for e in store.events_of(NOTIFICATION_DUE, doc["_id"])]
 
 
-def test_each_pending_message_is_stored_with_one_wake_up_at_its_time():
-    plan, store, _ = planner(triage_wait_seconds=60)
-    plan.plan_for_event(loaded(referral_received()))
+def test_what_may_go_now_is_claimed_for_the_planner_and_what_waits_gets_one_wake_up():
+    plan, store, channels = planner(triage_wait_seconds=60)
+    claimed = plan.plan_for_event(loaded(referral_received()))
     receipt, welcome, alert = (store.by_template(t) for t in
                                ("referrer_receipt", "person_welcome", "coordinator_alert"))
-    assert wake_ups(store, receipt) == [START] and wake_ups(store, welcome) == [START]
+    assert sorted(d["_id"] for d in claimed) == sorted([receipt["_id"], welcome["_id"]])
+    for doc in (receipt, welcome):  # sent by this worker at once: a lease, and no wake-up round trip
+        assert (doc["status"], doc["lease_until"]) == ("sending", START + plan.channels.send_lease)
+        assert doc["lease_token"] and wake_ups(store, doc) == []
     # the coordinator alert waits for triage, at most the triage wait
     assert (alert["awaiting_triage"], alert["next_attempt_at"]) == (REFERENCE, START + timedelta(seconds=60))
     assert wake_ups(store, alert) == [START + timedelta(seconds=60)]
@@ -45,10 +48,10 @@ def test_each_pending_message_is_stored_with_one_wake_up_at_its_time():
 def test_a_redelivered_event_plans_and_wakes_nothing_twice():
     plan, store, _ = planner()
     referral = loaded(referral_received())
-    plan.plan_for_event(referral)
-    plan.plan_for_event(referral)
+    assert len(plan.plan_for_event(referral)) == 2
+    assert plan.plan_for_event(referral) == []  # redelivered: nothing claimed twice
     assert len(store.messages) == 3
-    assert len(store.events_of(NOTIFICATION_DUE)) == 3
+    assert len(store.events_of(NOTIFICATION_DUE)) == 1  # the alert waiting for triage
 
 
 def test_quiet_hours_put_the_persons_wake_up_at_their_end_but_not_a_letters():
@@ -59,11 +62,11 @@ def test_quiet_hours_put_the_persons_wake_up_at_their_end_but_not_a_letters():
     plan.plan_for_event(loaded(referral_received()))
     welcome = store.by_template("person_welcome")
     assert welcome["next_attempt_at"] == end and wake_ups(store, welcome) == [end]
-    assert wake_ups(store, store.by_template("referrer_receipt")) == [START]  # professionals: at once
+    assert store.by_template("referrer_receipt")["status"] == "sending"  # professionals: at once
 
     plan.plan_for_event(loaded(referral_received(person__preferred_contact="letter")))
     (letter,) = [d for d in store.messages.values() if d["channel"] == "letter"]
-    assert wake_ups(store, letter) == [START]
+    assert letter["status"] == "sending" and wake_ups(store, letter) == []
 
 
 def test_a_suppressed_message_is_recorded_without_a_wake_up():
@@ -100,7 +103,7 @@ def test_triage_before_the_referral_plans_the_alert_at_once():
     plan.plan_for_event(loaded(second))
     (alert,) = [d for d in store.messages.values() if d["template"] == "coordinator_alert"
                 and d["event_id"] == second["event_id"]]
-    assert alert["awaiting_triage"] is None and wake_ups(store, alert) == [START]
+    assert (alert["awaiting_triage"], alert["status"]) == (None, "sending") and wake_ups(store, alert) == []
 
 
 def test_withdrawn_contact_consent_suppresses_the_persons_pending_messages():
@@ -110,7 +113,7 @@ def test_withdrawn_contact_consent_suppresses_the_persons_pending_messages():
     plan.withdraw_consent(loaded(follow_up("consent_withdrawn", referral, "referrals", scope="contact")))
     statuses = {d["template"]: (d["status"], d["suppressed_reason"]) for d in store.messages.values()}
     assert statuses["person_welcome"] == ("suppressed", "consent_withdrawn")
-    assert statuses["referrer_receipt"] == ("pending", None)
+    assert statuses["referrer_receipt"] == ("sending", None)  # the professional's receipt still goes
 
 
 def test_an_unknown_consent_scope_is_refused_not_guessed():
@@ -135,7 +138,10 @@ def test_erasure_empties_the_messages_and_removes_their_files(tmp_path):
     assert plan.erase_case(loaded(follow_up("case_erased", referral, "referrals"))) == 1
     assert not letter.exists()
     assert all(d["to"] == {} and d["context"] == {} for d in store.messages.values())
-    assert store.by_template("referrer_receipt")["status"] == "suppressed"
+    # the receipt its planner was sending finds the case erased when it looks again, and goes nowhere
+    receipt = store.by_template("referrer_receipt")
+    assert MessageSender(store, plan.channels, GROUP, plan.clock).send(receipt) == "suppressed"
+    assert plan.channels.email.sent == []
     assert store.contacts_for(referral["case_id"]).keys() == {"_id", "erased_at", "applied_events"}
     plan.plan_for_event(loaded(referral))  # a redelivered referral brings nothing back
     assert len(store.messages) == 3 and store.contacts_for(referral["case_id"]).get("person") is None

@@ -18,13 +18,17 @@ from tests.unit.notifications_fakes import GROUP, START, Clock, FakeChannels, In
 class Setup:
     """A referral planned into an in-memory store, and a sender on the same store and clock."""
 
-    def __init__(self, **channel_settings):
+    def __init__(self, put_off=True, **channel_settings):
         self.store, self.clock = InMemoryNotifications(), Clock()
         self.channels = FakeChannels(**channel_settings)
         self.referral = referral_received()
-        MessagePlanner(self.store, self.channels, GROUP, self.clock).plan_for_event(
+        self.claimed = MessagePlanner(self.store, self.channels, GROUP, self.clock).plan_for_event(
             load_envelope(self.referral))
         self.sender = MessageSender(self.store, self.channels, GROUP, self.clock)
+        if put_off:
+            # the planner's own send put off (as when quiet hours begin): a wake-up carries each from here
+            for doc in self.claimed:
+                self.sender._later(doc, self.clock(), {})
 
     def doc(self, template):
         return self.store.by_template(template)
@@ -156,3 +160,25 @@ def test_the_sweep_leaves_a_running_lease_and_wakes_an_expired_one():
     assert s.sender.sweep() == 1
     assert s.last_wake_up("person_welcome")[1] == s.clock()
     assert s.wake("person_welcome") == "sent"
+
+
+def test_the_planner_claims_what_may_go_now_and_its_worker_sends_each_once():
+    s = Setup(put_off=False, triage_wait_seconds=60)
+    assert sorted(d["template"] for d in s.claimed) == ["person_welcome", "referrer_receipt"]
+    assert [s.sender.send_claimed(doc) for doc in s.claimed] == ["sent", "sent"]
+    assert len(s.channels.email.sent) == 2
+    assert s.store.events_of(NOTIFICATION_DUE, s.doc("referrer_receipt")["_id"]) == []  # no round trip
+    # the event redelivered: everything is planned already, so nothing is claimed or sent again
+    again = MessagePlanner(s.store, s.channels, GROUP, s.clock).plan_for_event(load_envelope(s.referral))
+    assert again == [] and len(s.channels.email.sent) == 2
+
+
+def test_a_claimed_message_whose_worker_died_is_woken_by_the_sweep_after_its_lease():
+    s = Setup(put_off=False)
+    receipt = s.doc("referrer_receipt")
+    assert receipt["status"] == "sending"
+    assert s.sender.sweep() == 0  # its worker may still be at it
+    s.clock.advance(seconds=s.channels.send_lease.total_seconds() + 1)
+    assert s.sender.sweep() >= 1
+    assert s.wake("referrer_receipt") == "sent"
+    assert len(s.channels.email.sent) == 1

@@ -73,7 +73,7 @@ class ReferralsService(common_http.ServiceHttp):
     @api(roles=("coordinator",))
     def get_case(self, request, principal, case_id):
         bind_context(case_id=case_id)
-        return _case_detail(self._case(case_id))
+        return self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/transitions")
     @api(roles=("coordinator",))
@@ -82,7 +82,7 @@ class ReferralsService(common_http.ServiceHttp):
         move = TransitionRequestSchema().load(read_json(request))
         casework.move(self.store, self._case(case_id), move["to"], move["reason"], principal,
                       request.correlation_id)
-        return _case_detail(self._case(case_id))
+        return self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/consent-withdrawal")
     @api(roles=("coordinator",))
@@ -91,7 +91,7 @@ class ReferralsService(common_http.ServiceHttp):
         withdrawal = ConsentWithdrawalSchema().load(read_json(request))
         casework.withdraw_consent(self.store, self._case(case_id), withdrawal["scope"], withdrawal.get("reason"),
                                   principal, request.correlation_id)
-        return _case_detail(self._case(case_id))
+        return self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/erasure")
     @api(roles=("coordinator", "admin"))
@@ -99,7 +99,7 @@ class ReferralsService(common_http.ServiceHttp):
         bind_context(case_id=case_id)
         erasure = ErasureRequestSchema().load(read_json(request))
         casework.erase(self.store, self._case(case_id), erasure["reason"], principal, request.correlation_id)
-        return _case_detail(self._case(case_id))
+        return self._detail(case_id)
 
     # -- events -------------------------------------------------------------
     @consumes(*TIMELINE_SOURCES)
@@ -115,6 +115,10 @@ class ReferralsService(common_http.ServiceHttp):
         self.store.refresh_stale_listings()
 
     # -- helpers ------------------------------------------------------------
+    def _detail(self, case_id):
+        case = self._case(case_id)
+        return CaseDetailSchema().dump({**case, "case_id": case["_id"], "timeline": self.store.timeline_of(case)})
+
     def _case(self, case_id):
         case = self.store.get(case_id)
         if case is None:
@@ -137,10 +141,3 @@ def _case_summary(doc):
     return {"case_id": doc["_id"], "reference": doc["reference"], "status": doc["status"],
             "level": doc["level"], "cir_max": doc["cir_max"], "visit_status": visit.get("status"),
             "visit_priority": visit.get("priority"), "updated_at": doc["updated_at"]}
-
-
-def _case_detail(doc):
-    return CaseDetailSchema().dump({
-        **doc, "case_id": doc["_id"],
-        "timeline": sorted(doc.get("timeline", []), key=lambda e: e["at"]),
-    })

@@ -104,3 +104,37 @@ def test_cases_stored_before_this_version_are_migrated_once(container_factory, s
     api = Api(f"http://{config['WEB_SERVER_ADDRESS']}", tokens, config, container, db["cases"])
     assert api.call("GET", "/referrals/HRW-2025-000007", "mind").json()["status"] == "accepted"
     wait_until(lambda: listed(api, q="HRW-2025-000007")["total"] == 1, message="the old case to be listed")
+
+
+def deliver(api, event, times=1):
+    for _ in range(times):
+        with entrypoint_waiter(api.container, "record_on_timeline"):
+            event_dispatcher(api.config)(event["producer"], event["event_type"], event)
+
+
+def test_other_services_events_join_the_timeline_once_without_rewriting_the_case(api):
+    case_id = api.refer().json()["case_id"]
+    before = api.cases.find_one({"_id": case_id})
+    sent = new_event("notification_sent", case_id=case_id, correlation_id="c-2", producer="notifications",
+                     data={"notification_id": "n-1", "audience": "referrer", "template": "referrer_receipt",
+                           "channel": "email"})
+    deliver(api, sent, times=2)  # redelivered
+    timeline = api.case(case_id)["timeline"]
+    assert [e["type"] for e in timeline] == ["referral_received", "notification_sent"]
+    after = api.cases.find_one({"_id": case_id})
+    assert (after["rev"], after["version"], after["timeline"]) == (before["rev"], before["version"],
+                                                                  before["timeline"])
+
+
+def test_a_crash_between_the_visit_and_its_timeline_entry_is_healed_by_the_redelivery(api):
+    case_id = api.refer().json()["case_id"]
+    requested = new_event("visit_requested", case_id=case_id, correlation_id="c-3", producer="safety",
+                          data={"visit_id": "v-3", "priority": "high", "due_by": "2026-12-06T12:00:00+00:00"})
+    # the case took the visit, then the process died before the timeline entry was written
+    api.cases.update_one({"_id": case_id}, {"$set": {"visit": {"visit_id": "v-3", "status": "requested",
+                                                               "priority": "high"}},
+                                            "$push": {"applied_events": requested["event_id"]}})
+    deliver(api, requested)
+    case = api.case(case_id)
+    assert [e["type"] for e in case["timeline"]] == ["referral_received", "visit_requested"]
+    assert case["visit"]["visit_id"] == "v-3"

@@ -75,9 +75,9 @@ class NotificationsService(common_http.ServiceHttp):
 
     @consumes(*MESSAGE_SOURCES)
     def plan_for_event(self, envelope):
-        sender = self._sender()
-        for doc in self._planner().plan_for_event(envelope):
-            sender.send_claimed(doc)
+        sender, planner = self._sender(), self._planner()
+        for doc in planner.plan_for_event(envelope):
+            sender.send_claimed(doc, planner.latest_contacts)
 
     @consumes(("referrals", CONSENT_WITHDRAWN))
     def withdraw_consent(self, envelope):

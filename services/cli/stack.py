@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 import pika
 import requests
 
-from services.common.config import SERVICES, Settings, amqp_uris, pika_parameters
+from services.common.config import SERVICES, Settings, amqp_uris, check_amqp_uri, pika_parameters
 from services.common.mongo import connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,6 +153,10 @@ def broker_answers(amqp_uri: str) -> bool:
 
 
 def ensure_rabbitmq(settings: Settings) -> None:
+    try:
+        check_amqp_uri(settings.amqp_uri)  # the services would refuse it at start
+    except ValueError as exc:
+        raise StackError(str(exc)) from None
     if broker_answers(settings.amqp_uri):
         say("RabbitMQ is running")
         return

@@ -29,6 +29,19 @@ def amqp_uris(amqp_uri: str) -> list[str]:
     return uris
 
 
+def check_amqp_uri(amqp_uri: str) -> str:
+    """AMQP_URI exactly as kombu must get it, or ValueError.
+
+    kombu splits on `;` as it stands: an empty entry (a trailing `;`) becomes an alternate that
+    silently falls back to localhost, and a space becomes part of a host name. Refuse both at start.
+    """
+    uris = amqp_uris(amqp_uri)
+    if ";".join(uris) != amqp_uri:
+        raise ValueError(f"AMQP_URI lists {len(uris)} brokers with an empty entry or spaces around a `;`: "
+                         "write them as amqp://...;amqp://... with nothing between")
+    return amqp_uri
+
+
 def pika_uri(amqp_uri: str) -> str:
     """kombu accepts `pyamqp://`; pika only `amqp://`. One URL (see pika_parameters for a list)."""
     return "amqp://" + amqp_uri[len("pyamqp://"):] if amqp_uri.startswith("pyamqp://") else amqp_uri

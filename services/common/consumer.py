@@ -47,6 +47,7 @@ from nameko.events import SERVICE_POOL, EventHandler, EventHandlerConfigurationE
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
+from .config import check_amqp_uri
 from .envelope import load_envelope, utcnow
 from .logs import bind_context, clear_context, get_logger
 from .mongo import DEAD_LETTERS, acquire_client, release_client
@@ -206,7 +207,8 @@ class DeliveryRetry(DependencyProvider):
         if isinstance(delays, str):
             delays = [int(d) for d in delays.split(",") if d.strip()]
         self.delays = tuple(delays) if delays else DEFAULT_RETRY_DELAYS_MS
-        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True)
+        # the service's one AMQP_URI check (all event services have this dependency)
+        self.publisher = Publisher(check_amqp_uri(config["AMQP_URI"]), use_confirms=True)
         self.client = acquire_client(self, config)  # shared with the store (one per process)
         self.db = self.client[config.get("MONGO_DB", f"refhub_{self.container.service_name}")]
 

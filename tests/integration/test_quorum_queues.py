@@ -184,3 +184,25 @@ def test_services_and_the_cli_reach_the_broker_when_the_first_address_is_dead(
         event_dispatcher(config, mandatory=True)("referrals", "referral_received",
                                                  referral_received(case_id="case-failover"))
     assert mongo_client[databases["safety"]]["assessments"].count_documents({"case_id": "case-failover"}) == 1
+
+
+def test_refhub_queues_migrate_moves_an_earlier_installs_messages(rabbit_config, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    old = classic_handler_queue("referrals", "referral_received", "safety", "assess_referral")
+    connection = pika.BlockingConnection(pika_parameters(rabbit_config["AMQP_URI"]))
+    channel = connection.channel()
+    channel.confirm_delivery()
+    channel.queue_declare(old, durable=True)
+    channel.basic_publish("", old, json.dumps(_event("case-cli")).encode())
+    connection.close()
+    env = {**os.environ, "AMQP_URI": rabbit_config["AMQP_URI"], "PYTHONWARNINGS": "ignore",
+           "REFHUB_DATA_DIR": str(tmp_path)}  # where the CLI's log file goes
+    result = subprocess.run([sys.executable, "-m", "services.cli.main", "queues", "migrate"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "moved 1 messages; deleted 1 classic queues" in result.stdout
+    new = handler_queue("referrals", "referral_received", "safety", "assess_referral")
+    assert queue_info(rabbit_config["AMQP_URI"], new)[0] == 1

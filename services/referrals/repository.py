@@ -119,9 +119,24 @@ class CaseRepository(Repository):
         for key in (f"reference:{record['reference']}", f"referral:{record['referral_id']}"):
             self.lookups.update_one({"_id": key}, {"$set": {"case_id": case_id}}, upsert=True)
 
+    def note_birth_date(self, case_id: str, date_of_birth) -> None:
+        """Cases by the person's date of birth: where near matches are looked for."""
+        self.lookups.update_one({"_id": f"born:{str(date_of_birth)[:10]}"}, {"$addToSet": {"case_ids": case_id}},
+                                upsert=True)
+
+    def forget_birth_date(self, case_id: str, date_of_birth) -> None:
+        """Erasure: the case no longer stands under the person's date of birth."""
+        self.lookups.update_one({"_id": f"born:{str(date_of_birth)[:10]}"}, {"$pull": {"case_ids": case_id}})
+
+    def open_cases_born_on(self, date_of_birth) -> list[dict]:
+        entry = self.lookups.find_one({"_id": f"born:{str(date_of_birth)[:10]}"}) or {}
+        cases = (self.cases.find_one({"_id": case_id}, {"person": 1, "reference": 1, "open": 1})
+                 for case_id in entry.get("case_ids", []))
+        return [c for c in cases if c and c.get("open")]
+
     def _case_holding(self, key: str, field: str, value: str) -> dict | None:
         entry = self.lookups.find_one({"_id": key})
-        case = self.cases.find_one({"_id": entry["case_id"]}, {"outbox": 0, "applied_events": 0, "timeline": 0}) \
+        case = self.cases.find_one({"_id": entry["case_id"]}, {"outbox": 0, "applied_events": 0}) \
             if entry else None
         if case and any(r.get(field) == value for r in case.get("referrals", [])):
             return case

@@ -18,7 +18,8 @@ from .contract import OPENAPI
 from .events import TIMELINE_SOURCES, summarise, timeline_entry
 from .lifecycle import IllegalTransition
 from .repository import CaseRepository, StaleCase
-from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, ConsentWithdrawalSchema,
+from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
+                      ConsentWithdrawalSchema,
                       ErasureRequestSchema, ReferralSchema, ReferralStatusSchema, TransitionRequestSchema)
 
 configure_logging()
@@ -56,10 +57,7 @@ class ReferralsService(common_http.ServiceHttp):
         # another agency's referral looks exactly like a missing one
         if record is None or (principal.role == "partner" and record["agency"] != principal.agency):
             raise NotFound(f"no referral {reference}")
-        visit = case.get("visit")
-        return ReferralStatusSchema().dump({
-            "reference": reference, "status": case["status"], "updated_at": case["updated_at"],
-            "visit": {"status": visit["status"]} if visit else None})
+        return ReferralStatusSchema().dump({"reference": reference, **domain.referrer_view(case, record)})
 
     @http("GET", "/cases")
     @api(roles=("coordinator",))
@@ -83,6 +81,15 @@ class ReferralsService(common_http.ServiceHttp):
         casework.move(self.store, self._case(case_id), move["to"], move["reason"], principal,
                       request.correlation_id)
         return self._detail(case_id)
+
+    @http("POST", "/cases/<string:case_id>/cir-ratings")
+    @api(roles=("coordinator",))
+    def record_rating(self, request, principal, case_id):
+        bind_context(case_id=case_id)
+        rating = CirRatingRequestSchema().load(read_json(request))
+        casework.record_rating(self.store, self._case(case_id), rating["ratings"], rating["rated_on"], principal,
+                               request.correlation_id)
+        return 201, self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/consent-withdrawal")
     @api(roles=("coordinator",))
@@ -117,7 +124,8 @@ class ReferralsService(common_http.ServiceHttp):
     # -- helpers ------------------------------------------------------------
     def _detail(self, case_id):
         case = self._case(case_id)
-        return CaseDetailSchema().dump({**case, "case_id": case["_id"], "timeline": self.store.timeline_of(case)})
+        return CaseDetailSchema().dump({**case, "case_id": case["_id"], "timeline": self.store.timeline_of(case),
+                                        "cir_trend": domain.cir_trend(case.get("cir_ratings", []))})
 
     def _case(self, case_id):
         case = self.store.get(case_id)

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import pika
 import requests
 
-from services.common.config import SERVICES, Settings, pika_uri
+from services.common.config import SERVICES, WEB_APPS, Settings, pika_uri
 from services.common.mongo import connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,7 +206,7 @@ def start_services(settings: Settings) -> None:
     declare_queues(settings)
     env = {"REFHUB_DATA_DIR": str(settings.data_dir), "MONGO_URI": settings.effective_mongo_uri,
            "PYTHONWARNINGS": "ignore"}
-    for service in SERVICES:
+    for service in (*SERVICES, *WEB_APPS):
         if service_healthy(settings, service) or _read_pid(settings, service):
             say(f"{service} is already running")
             continue
@@ -214,7 +214,7 @@ def start_services(settings: Settings) -> None:
                                    service_path(service)], env)
         say(f"starting {service} on port {settings.ports[service]} "
             f"(log: {settings.data_dir / 'logs' / (service + '.log')})")
-    for service in SERVICES:
+    for service in (*SERVICES, *WEB_APPS):
         _wait(f"the {service} service (see its log)", lambda s=service: service_healthy(settings, s), 90)
         say(f"{service} is healthy at {settings.url(service)}")
 
@@ -228,11 +228,11 @@ def up(settings: Settings, infra_only: bool = False) -> None:
     if infra_only:
         return
     start_services(settings)
-    say("all three services are up. Create a key: refhub keys create --role coordinator")
+    say("the services and the portal are up. Create an account: refhub users create --email E --role coordinator")
 
 
 def down(settings: Settings) -> None:
-    for name in (*SERVICES, "mongowire"):
+    for name in (*SERVICES, *WEB_APPS, "mongowire"):
         pid = _read_pid(settings, name)
         if pid:
             os.killpg(pid, signal.SIGTERM)
@@ -249,7 +249,7 @@ def down(settings: Settings) -> None:
 def status(settings: Settings) -> bool:
     rows = [("rabbitmq", broker_answers(settings.amqp_uri)),
             ("database", database_answers(settings.effective_mongo_uri))]
-    rows += [(s, service_healthy(settings, s)) for s in SERVICES]
+    rows += [(s, service_healthy(settings, s)) for s in (*SERVICES, *WEB_APPS)]
     for name, ok in rows:
         print(f"{name:14} {'up' if ok else 'down'}")
     return all(ok for _, ok in rows)

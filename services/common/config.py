@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 SERVICES = ("referrals", "safety", "notifications")
-DEFAULT_PORTS = {"referrals": 8000, "safety": 8001, "notifications": 8002}
+WEB_APPS = ("portal",)  # run like a service, but no events (so no dead letters or queues)
+DEFAULT_PORTS = {"referrals": 8000, "safety": 8001, "notifications": 8002, "portal": 8080}
 
 
 def env(name: str, default: str) -> str:
@@ -36,6 +38,11 @@ class Settings:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def portal_public_url(self) -> str:
+        """Where people open the portal (set-password links); PORTAL_PUBLIC_URL behind a proxy."""
+        return env("PORTAL_PUBLIC_URL", f"http://{socket.gethostname()}:{self.ports['portal']}")
 
 
 def load_settings() -> Settings:

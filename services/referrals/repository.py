@@ -133,3 +133,19 @@ class CaseRepository(Repository):
                            ("level", pymongo.DESCENDING), ("created_at", pymongo.ASCENDING)])
                     .skip((page - 1) * per_page).limit(per_page))
         return docs, total
+
+    def list_referrals(self, *, agency=None, reference=None, page=1, per_page=20) -> tuple[list[dict], int]:
+        """Referrals (not cases), newest first: one agency's, or everyone's when `agency` is None."""
+        match = {}
+        if agency:
+            match["agency"] = agency
+        if reference:
+            match["reference"] = reference
+        query = {f"referrals.{k}": v for k, v in match.items()}
+        docs = self.cases.find(query, {"referrals": 1, "status": 1, "visit": 1, "updated_at": 1})
+        rows = [{"reference": r["reference"], "received_at": r["received_at"], "status": case["status"],
+                 "visit_status": (case.get("visit") or {}).get("status"), "updated_at": case["updated_at"]}
+                for case in docs for r in case.get("referrals", [])
+                if all(r.get(k) == v for k, v in match.items())]
+        rows.sort(key=lambda row: row["received_at"], reverse=True)
+        return rows[(page - 1) * per_page: page * per_page], len(rows)

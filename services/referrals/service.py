@@ -20,7 +20,8 @@ from .events import TIMELINE_SOURCES, referral_event, summarise, timeline_entry
 from .lifecycle import TERMINAL_STATUSES, CaseStatus, IllegalTransition, next_status
 from .repository import CaseRepository, StaleCase
 from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, ConsentWithdrawalSchema,
-                      ErasureRequestSchema, ReferralSchema, ReferralStatusSchema, TransitionRequestSchema)
+                      ErasureRequestSchema, ReferralListSchema, ReferralSchema, ReferralsQuerySchema,
+                      ReferralStatusSchema, TransitionRequestSchema)
 
 configure_logging()
 log = get_logger(__name__)
@@ -48,6 +49,16 @@ class ReferralsService(common_http.ServiceHttp):
         return intake.submit(self.store, referral, agency=_agency_for(principal, referral),
                              principal=principal, correlation_id=request.correlation_id,
                              idempotency_key=request.headers.get("Idempotency-Key"), raw_body=body)
+
+    @http("GET", "/referrals")
+    @api(roles=("partner", "coordinator"))
+    def list_referrals(self, request, principal):
+        query = ReferralsQuerySchema().load(request.args.to_dict())
+        # a partner sees only its own agency's referrals; the filter is the service's, not the caller's
+        agency = principal.agency if principal.role == "partner" else None
+        rows, total = self.store.list_referrals(agency=agency, **query)
+        return ReferralListSchema().dump({"items": rows, "total": total, "page": query["page"],
+                                          "per_page": query["per_page"]})
 
     @http("GET", "/referrals/<string:reference>")
     @api(roles=("partner", "coordinator"))

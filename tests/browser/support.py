@@ -110,3 +110,16 @@ def _yes_no_by_keyboard(page, legend, yes: bool):
     # nothing chosen yet: Tab lands on "Yes"; Space chooses it, the right arrow chooses "No"
     tab_to(page, page.get_by_role("group", name=legend).get_by_label("Yes", exact=True))
     page.keyboard.press("Space" if yes else "ArrowRight")
+
+
+def account_with_password(capsys, people, email: str, role: str = "partner", agency: str | None = "mind") -> None:
+    """An account whose person has already set their password (the journey tests do that part by hand)."""
+    link = create_account(capsys, email, role, agency)
+    people.set_password(link.rsplit("/", 1)[1], PASSWORD)
+
+
+def sign_in(page, portal, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{portal}/sign-in")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

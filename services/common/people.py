@@ -58,6 +58,9 @@ class PeopleStore:
         self.links = db["set_password_links"]
         self.sessions = db["person_sessions"]
 
+    def ping(self) -> bool:
+        return self.people.database.client.admin.command("ping").get("ok") == 1
+
     def ensure_indexes(self) -> None:
         self.people.create_index("email", unique=True)
         self.people.create_index("person_id", unique=True)

@@ -18,6 +18,14 @@ FIRE_FLAGS = (
     ("previous_fire", "Have they had a fire at home before?"),
     ("blocked_exits", "Are doors, stairs or hallways blocked by belongings?"),
 )
+FIRE_FLAG_ERRORS = {  # GOV.UK's pattern for an unanswered yes/no question: "Select yes if ..."
+    "smoker": "Select yes if they smoke at home",
+    "oxygen_use": "Select yes if they use medical oxygen at home",
+    "lives_alone": "Select yes if they live alone",
+    "mobility_impaired": "Select yes if they would find it hard to get out quickly",
+    "previous_fire": "Select yes if they have had a fire at home before",
+    "blocked_exits": "Select yes if doors, stairs or hallways are blocked by belongings",
+}
 DATE_FIELDS = ("person.date_of_birth", "consent.obtained_on", "hoarding.rated_on")
 YES_NO_FIELDS = ("consent.share_with_fire_service", "consent.contact",
                  *(f"fire_risk.{flag}" for flag, _ in FIRE_FLAGS))
@@ -109,8 +117,9 @@ MESSAGES: dict[str, Message] = {
          ("no email", "Enter their email address, or choose another way to contact them"),
          ("not a UK mobile", "Text messages need a UK mobile number: enter one, or choose another way"))),
     "person.access_needs": Message("Tell us about any access needs", "Access needs must be at most 500 characters"),
-    "consent.referral": Message("Confirm that they agreed to be referred",
-                                "You can only refer someone who has agreed to be referred"),
+    # the box unticked reaches the API as false: the same words either way
+    "consent.referral": Message("Confirm that they agreed to be referred to the peer support group",
+                                "Confirm that they agreed to be referred to the peer support group"),
     "consent.share_with_fire_service": Message("Select yes if they agreed that we share details with the fire service"),
     "consent.contact": Message("Select yes if they agreed that the group contacts them"),
     "consent.obtained_by": Message("Enter the name of the person who asked for their agreement"),
@@ -130,8 +139,8 @@ MESSAGES: dict[str, Message] = {
 for _room, _label in ROOMS:
     MESSAGES[f"hoarding.clutter_image_rating.{_room}"] = Message(
         f"Enter a rating for the {_label.lower()}", f"Enter a rating for the {_label.lower()} from 1 to 9, or leave it blank")
-for _flag, _question in FIRE_FLAGS:
-    MESSAGES[f"fire_risk.{_flag}"] = Message(f"Answer: {_question[0].lower()}{_question[1:]}")
+for _flag, _message in FIRE_FLAG_ERRORS.items():
+    MESSAGES[f"fire_risk.{_flag}"] = Message(_message)
 
 _MISSING_WORDS = ("missing data", "must not be blank", "field may not be null")
 # Where an error about a group is shown: the first field of the group.

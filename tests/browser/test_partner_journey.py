@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import check_page
+from tests.browser.conftest import SCREENSHOTS, check_page
 from tests.browser.support import (PASSWORD, create_account, fill_referral_by_keyboard,
                                    fill_referral_with_mouse, tab_to, type_into)
 
@@ -119,3 +119,26 @@ def test_partner_journey_by_keyboard_alone(portal, page, capsys):
     page.get_by_role("heading", name="Your referrals").wait_for()
     assert page.get_by_role("row").filter(has_text=reference).count() == 1
     check_page(page, "10-keyboard-your-referrals")
+
+
+def test_the_form_works_without_javascript(portal, browser, capsys, mongo_client, databases):
+    from services.common.people import PeopleStore
+    from tests.browser.support import account_with_password, sign_in
+
+    account_with_password(capsys, PeopleStore(mongo_client[databases["auth"]]), "jo@example.org")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, portal, "jo@example.org")
+        page.get_by_role("link", name="Refer someone").first.click()
+        fill_referral_with_mouse(page, postcode="HA1 2A")
+        page.get_by_role("button", name="Send referral").click()
+        assert page.locator(".govuk-error-summary li").all_inner_texts() == [POSTCODE_ERROR]
+        assert "js-enabled" not in (page.locator("body").get_attribute("class") or "")
+        page.get_by_label("Postcode", exact=True).fill("HA1 2AB")
+        page.get_by_role("button", name="Send referral").click()
+        assert page.get_by_role("heading", name="Referral sent").is_visible()
+        # (axe-core needs scripts, so it checks this page in the journeys above, where it is the same HTML)
+        page.screenshot(path=str(SCREENSHOTS / "11-referral-sent-without-javascript.png"), full_page=True)
+    finally:
+        context.close()

@@ -46,14 +46,21 @@ def test_unanswered_questions_are_left_out_so_the_api_names_them():
     ("person.preferred_contact", ["is 'email' but no email was given"],
      "Enter their email address, or choose another way to contact them"),
     ("consent.referral", ["the person must agree to be referred"],
-     "You can only refer someone who has agreed to be referred"),
-    ("fire_risk.smoker", ["Missing data for required field."], "Answer: do they smoke at home?"),
+     "Confirm that they agreed to be referred to the peer support group"),
+    ("fire_risk.smoker", ["Missing data for required field."], "Select yes if they smoke at home"),
     ("hoarding.clutter_image_rating.kitchen", ["must be a whole number from 1 to 9"],
      "Enter a rating for the kitchen from 1 to 9, or leave it blank"),
     ("something.new", ["whatever"], "Something in the form could not be accepted. Check your answers and try again"),
 ])
 def test_friendly_messages(path, api_messages, ours):
     assert friendly_message(path, api_messages) == ours
+
+
+def test_every_fire_question_has_its_own_message():
+    from services.portal.referral_form import FIRE_FLAGS
+
+    messages = {friendly_message(f"fire_risk.{flag}", ["Missing data for required field."]) for flag, _ in FIRE_FLAGS}
+    assert len(messages) == len(FIRE_FLAGS) and all(m.startswith("Select yes if") for m in messages)
 
 
 def test_the_error_summary_follows_the_form_and_links_to_fields():

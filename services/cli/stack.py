@@ -206,6 +206,8 @@ def start_services(settings: Settings) -> None:
     declare_queues(settings)
     env = {"REFHUB_DATA_DIR": str(settings.data_dir), "MONGO_URI": settings.effective_mongo_uri,
            "PYTHONWARNINGS": "ignore"}
+    # the portal calls the services where this stack runs them
+    env.update({f"{s.upper()}_URL": settings.url(s) for s in SERVICES if not os.environ.get(f"{s.upper()}_URL")})
     for service in (*SERVICES, *WEB_APPS):
         if service_healthy(settings, service) or _read_pid(settings, service):
             say(f"{service} is already running")

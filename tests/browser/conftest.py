@@ -6,6 +6,7 @@ photographed to `$REFHUB_DATA_DIR/screenshots/` (default `.data/screenshots/`).
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -40,6 +41,17 @@ def browser(chromium_path):
     browser = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
     yield browser
     browser.close()
+    asyncio._set_running_loop(None)
+
+
+@pytest.fixture(autouse=True)
+def playwright_loop_only_while_browsing(browser):
+    """Playwright's sync API marks its asyncio loop as running in this thread between calls. Mark it
+    only during a browser test, or later tests that run a loop of their own (the SMTP peer) are
+    refused with "another loop is running"."""
+    asyncio._set_running_loop(browser._loop)
+    yield
+    asyncio._set_running_loop(None)
 
 
 @pytest.fixture

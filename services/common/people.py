@@ -127,8 +127,8 @@ class PeopleStore:
         link = self.links.find_one({"_id": hash_secret(token or "")})
         if link is None or link["expires_at"] <= (now or utcnow()):
             return None
-        person = self.people.find_one({"person_id": link["person_id"], "active": True})
-        return person
+        person = self.people.find_one({"_id": link["email"]})  # by _id: the embedded store scans otherwise
+        return person if person and person.get("active") and person["person_id"] == link["person_id"] else None
 
     def set_password(self, token: str, password: str) -> dict:
         person = self.link_holder(token)
@@ -167,7 +167,7 @@ class PeopleStore:
     def start_session(self, person: dict) -> str:
         token = SESSION_PREFIX + secrets.token_urlsafe(32)
         now = utcnow()
-        self.sessions.insert_one({"_id": hash_secret(token), "person_id": person["person_id"],
+        self.sessions.insert_one({"_id": hash_secret(token), "person_id": person["person_id"], "email": person["_id"],
                                   "role": person["role"], "agency": person.get("agency"),
                                   "started_at": now, "expires_at": rules.session_expires_at(now, now)})
         return token
@@ -182,8 +182,10 @@ class PeopleStore:
             return None
         expires_at = rules.session_expires_at(doc["started_at"], now)
         self.sessions.update_one({"_id": doc["_id"]}, {"$set": {"expires_at": expires_at}})
-        person = self.people.find_one({"person_id": doc["person_id"], "active": True})
-        return {**doc, "expires_at": expires_at, "person": person} if person else None
+        person = self.people.find_one({"_id": doc["email"]})
+        if not person or not person.get("active") or person["person_id"] != doc["person_id"]:
+            return None
+        return {**doc, "expires_at": expires_at, "person": person}
 
     def end_session(self, token: str) -> None:
         self.sessions.delete_one({"_id": hash_secret(token or "")})

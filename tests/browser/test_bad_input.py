@@ -134,3 +134,17 @@ def test_admin_manages_people_and_a_partner_cannot(portal, page, capsys, people)
     sign_in(page, portal, "sam@example.org")
     answer = page.goto(f"{portal}/users")
     assert answer.status == 403 and page.get_by_role("heading", name="You cannot use this page").is_visible()
+
+
+def test_an_idle_session_ends_and_asks_to_sign_in_again(portal, page, capsys, people):
+    account_with_password(capsys, people, "sam@example.org")
+    sign_in(page, portal, "sam@example.org")
+    page.get_by_role("heading", name="Your referrals").wait_for()
+    session = next(c for c in page.context.cookies() if c["name"] == "refhub_session")
+    assert (session["httpOnly"], session["sameSite"], session["expires"]) == (True, "Lax", -1)  # no lifetime of its own
+    people.sessions.update_many({}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})
+    page.goto(f"{portal}/referrals/new")
+    assert page.url == f"{portal}/sign-in"
+    assert not any(c["name"] == "refhub_session" for c in page.context.cookies())
+    cookie_flags = {c["name"]: (c["httpOnly"], c["sameSite"]) for c in page.context.cookies()}
+    assert cookie_flags["refhub_csrf"] == (True, "Lax")

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from argon2 import PasswordHasher
+from eventlet import tpool  # argon2 takes ~0.3 s of CPU: in a real thread, so other requests go on
 from argon2.exceptions import InvalidHashError, VerificationError
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -141,7 +142,7 @@ class PeopleStore:
         if self.links.delete_one({"_id": hash_secret(token)}).deleted_count != 1:
             raise AccountError("link")
         self.people.update_one({"_id": person["_id"]},
-                               {"$set": {"password_hash": _HASHER.hash(password), "attempts": {},
+                               {"$set": {"password_hash": _hash(password), "attempts": {},
                                          "password_set_at": utcnow()}})
         return person
 
@@ -193,9 +194,13 @@ class PeopleStore:
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _HASHER.verify(password_hash, password)
+        return tpool.execute(_HASHER.verify, password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _hash(password: str) -> str:
+    return tpool.execute(_HASHER.hash, password)
 
 
 def set_password_url(base_url: str, token: str) -> str:

@@ -18,7 +18,7 @@ COPY --from=portal-assets /portal/node_modules/govuk-frontend/dist/govuk/assets 
 COPY config ./config
 RUN pip install --no-cache-dir . \
  && useradd --system --uid 10001 refhub \
- && mkdir -p /data && chown refhub /data
+ && mkdir -p /data && chown refhub /data && chmod 700 /data
 
 USER refhub
 ENV REFHUB_DATA_DIR=/data SERVICE=referrals

@@ -13,7 +13,17 @@ from services.common.logs import configure_logging  # noqa: E402
 
 configure_logging("INFO")
 
-MONGO_URI = os.environ.get("MONGO_URI") or "mongodb://127.0.0.1:27017/"
+def _local_database_uri() -> str:
+    """The Mongo-wire server `refhub stack up` runs for REFHUB_DATA_DIR (its Unix socket by default)."""
+    from services.common.config import load_settings
+
+    settings = load_settings()
+    if settings.mongowire_port is None and not settings.mongowire_socket.exists():
+        return "mongodb://127.0.0.1:27017/"  # a server started before the socket became the default
+    return settings.effective_mongo_uri
+
+
+MONGO_URI = os.environ.get("MONGO_URI") or _local_database_uri()
 
 
 def free_port() -> int:

@@ -3,26 +3,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 
 from services.common.config import SERVICES, load_settings
+from services.common.logs import configure_logging
 
 
 def _keys(args, settings):
-    from services.common.auth import KeyStore
+    from services.common.auth import KeyStore, expires_at, parse_lifetime
     from services.common.mongo import connect
 
     store = KeyStore(connect(settings.effective_mongo_uri)[settings.auth_db])
     if args.keys_command == "create":
-        key_id, token = store.create(args.role, args.agency, args.label)
-        print(f"created {args.role} key {key_id}" + (f" for {args.agency}" if args.agency else ""))
+        lifetime = parse_lifetime(args.expires)
+        key_id, token = store.create(args.role, args.agency, args.label, lifetime=lifetime)
+        print(f"created {args.role} key {key_id}" + (f" for {args.agency}" if args.agency else "")
+              + f", expires {expires_at(store.keys.find_one({'key_id': key_id})):%Y-%m-%d %H:%M} UTC")
         print("the token is shown once; store it safely:", file=sys.stderr)
         print(token)
     elif args.keys_command == "list":
+        from services.common.envelope import utcnow
+
+        now = utcnow()
+        print(f"{'key':12}  {'role':12} {'agency':18} {'state':8} {'created':10}  {'expires':10}  last used")
         for key in store.list():
-            print(f"{key['key_id']}  {key['role']:12} {key.get('agency') or '-':18} "
-                  f"{'revoked' if key.get('revoked') else 'active'}  {key['created_at']:%Y-%m-%d}")
+            state = "revoked" if key.get("revoked") else "expired" if expires_at(key) <= now else "active"
+            last = key.get("last_used_at")
+            print(f"{key['key_id']:12}  {key['role']:12} {key.get('agency') or '-':18} {state:8} "
+                  f"{key['created_at']:%Y-%m-%d}  {expires_at(key):%Y-%m-%d}  "
+                  f"{f'{last:%Y-%m-%d %H:%M} UTC' if last else 'never'}")
     elif args.keys_command == "revoke":
         if not store.revoke(args.key_id):
             raise SystemExit(f"refhub: no active key {args.key_id}")
@@ -72,11 +83,39 @@ def _dead_letters(args, settings):
         print(f"replayed {args.dead_letter_id}")
 
 
+def _queues(args, settings):
+    from services.common.topology import migrate_classic_queues
+    from . import stack
+
+    report = migrate_classic_queues(settings.amqp_uri, stack.event_services(), settings.retry_delays_ms)
+    print(f"moved {report['moved']} messages; deleted {len(report['deleted'])} classic queues")
+    for name in report["kept"]:
+        print(f"kept {name}: it still has a consumer or a message (a service from before the upgrade?); "
+              f"stop it and run this again")
+    if report["kept"]:
+        raise ValueError(f"{len(report['kept'])} old queues are still in use")
+
+
 def _notifications(args, settings):
     from . import replay
 
     replay.retry_notification(settings, args.notification_id)
     print(f"{args.notification_id} will be sent again")
+
+
+def _library_logs_to_file(settings) -> None:
+    """pika's, nameko's and our structured records go to a log file: the terminal shows refhub's lines.
+
+    configure_logging is first-call-wins, so this must run before the service modules are imported
+    (they configure logging at INFO on stderr when imported).
+    """
+    try:
+        logs = settings.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        stream = open(logs / "refhub-cli.log", "a", encoding="utf-8")  # noqa: SIM115 (open for the process)
+    except OSError:
+        stream = open(os.devnull, "w")  # noqa: SIM115
+    configure_logging("INFO", stream=stream)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["partner", "coordinator", "fire_officer", "admin"])
     create.add_argument("--agency", help="the partner agency this key submits for (partner keys)")
     create.add_argument("--label", help="who holds the key, for your records")
+    create.add_argument("--expires", default="365d",
+                        help="how long the key works: a number and h, d or w [365d]; expired keys get 401")
     keys_sub.add_parser("list")
     revoke = keys_sub.add_parser("revoke")
     revoke.add_argument("key_id")
@@ -118,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     dl_replay.add_argument("dead_letter_id")
     dl_replay.add_argument("--service", choices=SERVICES, required=True)
 
+    queues = sub.add_parser("queues", help="RabbitMQ queues")
+    queues_sub = queues.add_subparsers(dest="queues_command", required=True)
+    queues_sub.add_parser("migrate", help="declare the quorum queues and move what the classic queues of "
+                                          "an earlier install hold into them (`stack up` does this too)")
+
     notes = sub.add_parser("notifications", help="the delivery log")
     notes_sub = notes.add_subparsers(dest="notifications_command", required=True)
     retry = notes_sub.add_parser("retry", help="send a failed message again")
@@ -129,6 +175,8 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")
     args = build_parser().parse_args(argv)
     settings = load_settings()
+    if args.command in ("stack", "queues"):
+        _library_logs_to_file(settings)
     if args.command == "stack":
         from . import stack
         try:
@@ -143,7 +191,8 @@ def main(argv=None) -> int:
             return 2
         return 0
     try:
-        {"keys": _keys, "users": _users, "dead-letters": _dead_letters, "notifications": _notifications}[args.command](
+        {"keys": _keys, "users": _users, "dead-letters": _dead_letters, "notifications": _notifications,
+         "queues": _queues}[args.command](
             args, settings)
     except ValueError as exc:
         print(f"refhub: {exc}", file=sys.stderr)

@@ -5,10 +5,13 @@ import json
 
 import pika
 
-from services.common.config import pika_uri
+from services.common.config import pika_parameters
+from services.common.consumer import current_queue
 from services.common.mongo import DEAD_LETTERS
 from services.common.envelope import utcnow
 from services.common.mongo import connect
+from services.common.outbox import with_outbox
+from services.notifications.sending import wake_up_event
 
 
 def _db(settings, service):
@@ -30,12 +33,12 @@ def replay(settings, service, dead_letter_id):
     doc = collection.find_one({"_id": dead_letter_id, "replayed_at": None})
     if doc is None:
         raise ValueError(f"no parked event {dead_letter_id} in {service}")
-    connection = pika.BlockingConnection(pika.URLParameters(pika_uri(settings.amqp_uri)))
+    connection = pika.BlockingConnection(pika_parameters(settings.amqp_uri))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
-        channel.basic_publish(
-            exchange="", routing_key=doc["queue"], body=json.dumps(doc["payload"]).encode(),
+        channel.basic_publish(  # parked before quorum queues: today's queue of that handler
+            exchange="", routing_key=current_queue(doc["queue"]), body=json.dumps(doc["payload"]).encode(),
             properties=pika.BasicProperties(
                 content_type="application/json", delivery_mode=2,
                 headers={"nameko.correlation_id": (doc["payload"] or {}).get("correlation_id", "")}),
@@ -53,13 +56,16 @@ def retry_notification(settings, notification_id):
     """
     db = _db(settings, "notifications")
     now = utcnow()
-    result = db["notifications"].update_one(
+    doc = db["notifications"].find_one({"_id": notification_id},
+                                       {"status": 1, "erased_at": 1, "case_id": 1, "correlation_id": 1})
+    # the wake-up rides in the same write; the service's outbox relay publishes it
+    result = doc and db["notifications"].update_one(
         {"_id": notification_id, "status": "failed", "erased_at": None},
-        {"$set": {"status": "pending", "next_attempt_at": now, "round_attempts": 0,
-                  "lease_until": None, "lease_token": None, "requeued_at": now, "updated_at": now}})
-    if result.matched_count:
+        with_outbox({"$set": {"status": "pending", "next_attempt_at": now, "round_attempts": 0,
+                              "lease_until": None, "lease_token": None, "requeued_at": now,
+                              "updated_at": now}}, [wake_up_event(doc, now)]))
+    if result and result.matched_count:
         return
-    doc = db["notifications"].find_one({"_id": notification_id}, {"status": 1, "erased_at": 1})
     if doc is None:
         raise ValueError(f"no notification {notification_id}")
     if doc.get("erased_at"):

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 
 from marshmallow import ValidationError
-from nameko.web.handlers import http
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.routing import Map
 from werkzeug.wrappers import Response
 
 from .auth import Forbidden, Principal, Unauthenticated, require_role
 from .logs import bind_context, clear_context, get_logger
+from .web import SECURITY_HEADERS, http  # services take `http` from here: the bounded server
 
 log = get_logger(__name__)
 
@@ -48,6 +51,10 @@ class PayloadTooLarge(ApiError):
 
 class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
+
+
+class TooManyRequests(ApiError):
+    status, code = 429, "too_many_requests"
 
 
 def flatten_errors(messages) -> dict[str, list[str]]:
@@ -93,11 +100,16 @@ def _default(value):
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
+    # responses carry personal data: no cache keeps them, no browser guesses another type
     return Response(json.dumps(body, default=_default), status=status,
-                    mimetype="application/json", headers=headers)
+                    mimetype="application/json", headers={**SECURITY_HEADERS, **(headers or {})})
 
 
 def error_response(exc: Exception) -> Response:
+    if isinstance(exc, TooManyRequests):
+        seconds = max(1, math.ceil(exc.extra["retry_after"]))
+        return json_response({"error": exc.code, "message": exc.message, "retry_after": seconds}, 429,
+                             headers={"Retry-After": str(seconds)})
     if isinstance(exc, ApiError):
         return json_response({"error": exc.code, "message": exc.message, **exc.extra}, exc.status)
     for exc_type in type(exc).__mro__:
@@ -127,8 +139,9 @@ def read_json(request, max_bytes: int = MAX_BODY_BYTES):
         raise PayloadTooLarge(f"the body must be at most {max_bytes} bytes")
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    except (UnicodeDecodeError, ValueError):
+        # never the parser's own words: they quote the body and name interpreter internals
+        raise BadRequest("the body is not valid JSON (UTF-8, integers of at most 4300 digits)") from None
     except RecursionError:
         raise BadRequest("the body is nested too deeply") from None
     try:
@@ -136,6 +149,19 @@ def read_json(request, max_bytes: int = MAX_BODY_BYTES):
     except UnicodeEncodeError:
         raise BadRequest("the body contains text that is not valid Unicode (a lone surrogate)") from None
     return body
+
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def idempotency_key_of(request) -> str | None:
+    """The Idempotency-Key header (stored with the referral), at most MAX_IDEMPOTENCY_KEY characters."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise BadRequest(f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} printable characters")
+    return key
 
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -164,7 +190,7 @@ def api(*, roles=None, auth: bool = True):
             try:
                 principal: Principal | None = None
                 if auth:
-                    principal = self.api_keys.principal(request.headers.get("Authorization"))
+                    principal = _authenticate(self.api_keys, request)
                     bind_context(role=principal.role, key_id=principal.key_id)
                     if roles:
                         require_role(principal, roles)
@@ -183,6 +209,23 @@ def api(*, roles=None, auth: bool = True):
             return response
         return endpoint
     return decorator
+
+
+def _authenticate(api_keys, request) -> Principal:
+    """The caller's principal; 429 for an address that sent too many unknown tokens lately."""
+    throttle = getattr(api_keys, "bad_tokens", None)
+    address = request.remote_addr or "unknown"
+    if throttle is not None:
+        wait = throttle.retry_after(address)
+        if wait:
+            raise TooManyRequests("too many requests with unknown tokens from this address; try again later",
+                                  retry_after=wait)
+    try:
+        return api_keys.principal(request.headers.get("Authorization"))
+    except Unauthenticated:
+        if throttle is not None:
+            throttle.failed(address)
+        raise
 
 
 class ServiceHttp:
@@ -211,5 +254,29 @@ class ServiceHttp:
 
     @http("GET,POST,PUT,PATCH,DELETE,OPTIONS", "/<path:unknown>")
     def unknown_route(self, request, unknown):
+        allowed = allowed_methods(type(self), request.path)
+        if allowed:  # a known route, an undeclared method
+            return json_response({"error": "method_not_allowed", "allowed": allowed,
+                                  "message": f"{request.path} answers {', '.join(allowed)}, not "
+                                             f"{request.method}; see /openapi.json"},
+                                 405, headers={"Allow": ", ".join(allowed)})
         return json_response({"error": "not_found",
                               "message": f"no route {request.method} /{unknown}; see /openapi.json"}, 404)
+
+
+@functools.cache
+def _declared_routes(service_cls) -> Map:
+    """The service's own HTTP routes (all but the catch-all), to tell 405 from 404."""
+    rules = []
+    for attr in dir(service_cls):
+        if attr == "unknown_route":
+            continue
+        for entrypoint in getattr(getattr(service_cls, attr, None), "nameko_entrypoints", ()):
+            if isinstance(entrypoint, HttpRequestHandler):
+                rules.append(entrypoint.get_url_rule())
+    return Map(rules)
+
+
+def allowed_methods(service_cls, path: str) -> list[str]:
+    """The methods a path of this service answers (GET brings HEAD); [] for no such route."""
+    return sorted(_declared_routes(service_cls).bind("localhost").allowed_methods(path))

@@ -1,6 +1,7 @@
 """The MongoDB dependency: one client per container, a repository per service."""
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 
 import pymongo
@@ -10,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from .envelope import utcnow
 from .logs import get_logger
-from .outbox import WRITTEN_KEY, outbox_fields, with_outbox
+from .outbox import WAITING, WRITTEN_KEY, outbox_fields, with_outbox
 
 log = get_logger(__name__)
 
@@ -19,6 +20,55 @@ def connect(uri: str, timeout_ms: int = 5000) -> pymongo.MongoClient:
     # tz_aware: every datetime we read back is UTC-aware, like the ones we write.
     return pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms,
                                connectTimeoutMS=timeout_ms, retryWrites=False)
+
+
+DEFAULT_URI = "mongodb://127.0.0.1:27017/"
+
+
+class _SharedClients:
+    """One MongoClient per (process, URI), shared by every provider that needs one.
+
+    A client holds its own pool and monitor threads: three providers in each of the services
+    (store, retries, keys) would open three pools to the same server. The client is closed
+    when its last user releases it. A user releasing twice (stop, then kill) is a no-op.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._clients: dict[str, tuple[pymongo.MongoClient, set[int]]] = {}
+
+    def acquire(self, user, uri: str, timeout_ms: int = 5000) -> pymongo.MongoClient:
+        with self._lock:
+            if uri not in self._clients:  # the first user's timeout sets it for all (they share config)
+                self._clients[uri] = (connect(uri, timeout_ms), set())
+            client, users = self._clients[uri]
+            users.add(id(user))
+            return client
+
+    def release(self, user) -> None:
+        with self._lock:
+            for uri, (client, users) in list(self._clients.items()):
+                if id(user) in users:
+                    users.discard(id(user))
+                    if not users:
+                        del self._clients[uri]
+                        client.close()
+
+    def users(self, uri: str) -> int:
+        return len(self._clients[uri][1]) if uri in self._clients else 0
+
+
+shared_clients = _SharedClients()
+
+
+def acquire_client(user, config) -> pymongo.MongoClient:
+    """The process's client for the container's MONGO_URI (nameko config); release_client(user) when done."""
+    return shared_clients.acquire(user, config.get("MONGO_URI", DEFAULT_URI),
+                                  int(config.get("MONGO_TIMEOUT_MS", 5000)))
+
+
+def release_client(user) -> None:
+    shared_clients.release(user)
 
 
 def storable(value):
@@ -74,6 +124,21 @@ class Repository:
     def ensure_indexes(self) -> None:
         """Create the indexes the repository relies on (idempotent)."""
 
+    def ensure_outbox_indexes(self) -> None:
+        """The sweep's question, answered by an index; documents from before the marker get it once."""
+        for collection in self.outbox_collections:
+            self.db[collection].create_index(WAITING)
+            if self.migrate_once(f"{collection}.{WAITING}"):
+                self.db[collection].update_many({"outbox_pending": {"$gt": 0}}, {"$set": {WAITING: True}})
+
+    def migrate_once(self, name: str) -> bool:
+        """True the first time `name` is asked for in this database: a one-off data migration runs."""
+        try:
+            self.db["migrations"].insert_one({"_id": name, "at": utcnow()})
+            return True
+        except DuplicateKeyError:
+            return False
+
     def erase_parked_events(self, case_id: str) -> None:
         """Erasure reaches parked events too: their ids and type stay, their data goes."""
         self.db[DEAD_LETTERS].update_many(
@@ -97,16 +162,15 @@ class MongoStore(DependencyProvider):
 
     def setup(self):
         config = self.container.config
-        self.client = connect(config.get("MONGO_URI", "mongodb://127.0.0.1:27017/"),
-                              int(config.get("MONGO_TIMEOUT_MS", 5000)))
+        self.client = acquire_client(self, config)
         db = self.client[config.get("MONGO_DB", f"refhub_{self.container.service_name}")]
         self.repository = self.repository_cls(db)
+        self.repository.ensure_outbox_indexes()
         self.repository.ensure_indexes()
         log.info("mongo_ready", database=db.name, service=self.container.service_name)
 
     def stop(self):
-        if self.client is not None:
-            self.client.close()
+        release_client(self)
 
     def kill(self):
         self.stop()

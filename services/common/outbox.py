@@ -2,9 +2,13 @@
 
 A state change and the events it causes are written in ONE document update:
 pending events live in the document's `outbox` map (event_id -> entry), with
-`outbox_pending` counting them. A relay, run on a nameko timer in every
-replica, claims one document at a time with `find_one_and_update` (a lease),
-publishes its events with publisher confirms and removes them.
+`outbox_pending` counting them and `outbox_waiting: true` marking the document
+for the sweep. A relay, run on a nameko timer in every replica, claims one
+document at a time with `find_one_and_update` (a lease), publishes its events
+with publisher confirms and removes them.
+
+The sweep asks only for `{"outbox_waiting": true}` (an indexed equality), so
+it reads the few documents with something to publish, never the history.
 
 (A map rather than an array: FerretDB v1 does not support `$pull` with a
 condition, but `$unset` of one key works everywhere.)
@@ -37,7 +41,7 @@ def _entry(event: dict) -> dict:
 def outbox_fields(events: list[dict]) -> dict:
     """Fields to include in a document being inserted."""
     return {"outbox": {e["event_id"]: _entry(e) for e in events},
-            "outbox_pending": len(events)}
+            "outbox_pending": len(events), WAITING: bool(events)}
 
 
 def with_outbox(update: dict, events: list[dict]) -> dict:
@@ -46,6 +50,7 @@ def with_outbox(update: dict, events: list[dict]) -> dict:
         return update
     merged = {op: dict(v) for op, v in update.items()}
     merged.setdefault("$set", {}).update({f"outbox.{e['event_id']}": _entry(e) for e in events})
+    merged["$set"][WAITING] = True
     merged.setdefault("$inc", {})["outbox_pending"] = (
         merged.get("$inc", {}).get("outbox_pending", 0) + len(events))
     return merged
@@ -53,6 +58,7 @@ def with_outbox(update: dict, events: list[dict]) -> dict:
 
 # A sweep finds what no worker flushed (a crash, a broker outage); workers flush their own writes at once.
 SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS") or 2.0)
+WAITING = "outbox_waiting"  # true while a document has events to publish: what the sweep asks for
 WRITTEN_KEY = "outbox_written"  # worker_ctx attribute: (collection, _id) of outbox writes in that worker
 
 
@@ -69,7 +75,7 @@ class OutboxRelay:
     def _claim(self, collection, doc_id):
         now = utcnow()
         return self.db[collection].find_one_and_update(
-            {"_id": doc_id, "outbox_pending": {"$gt": 0},
+            {"_id": doc_id, WAITING: True,
              "$or": [{"outbox_lease_until": None}, {"outbox_lease_until": {"$lt": now}}]},
             {"$set": {"outbox_lease_until": now + self.lease, "outbox_lease_owner": self.owner}},
             return_document=ReturnDocument.AFTER,
@@ -85,7 +91,7 @@ class OutboxRelay:
         published = 0
         for collection in self.collections:
             # a read first: claiming is a write, and most sweeps find nothing to do
-            pending = self.db[collection].find({"outbox_pending": {"$gt": 0}}, {"_id": 1}).limit(max_documents)
+            pending = self.db[collection].find({WAITING: True}, {"_id": 1}).limit(max_documents)
             for doc in list(pending):
                 count = self.publish_document(collection, doc["_id"])
                 if count is None:
@@ -98,15 +104,21 @@ class OutboxRelay:
         doc = self._claim(collection, doc_id)
         if doc is None:
             return 0  # nothing pending, or another replica holds it
+        if not doc.get("outbox"):
+            self._settle(collection, doc_id)
+            return 0
+        entries = sorted(doc["outbox"].values(), key=lambda e: e["seq"])
         published = 0
+        finished = False
         try:
-            for entry in sorted((doc.get("outbox") or {}).values(), key=lambda e: e["seq"]):
+            for entry in entries:
                 event = entry["event"]
                 self.publish(event)
-                # removed only after the broker confirmed it
-                self.db[collection].update_one(
-                    {"_id": doc_id, f"outbox.{event['event_id']}": {"$exists": True}},
-                    {"$unset": {f"outbox.{event['event_id']}": ""}, "$inc": {"outbox_pending": -1}})
+                # removed only after the broker confirmed it; the last one together with the lease
+                if event is entries[-1]["event"]:
+                    finished = self._finish(collection, doc_id, event["event_id"], doc["outbox_pending"] - published)
+                if not finished:
+                    self._remove(collection, doc_id, event["event_id"])
                 published += 1
                 log.info("event_published", event_type=event["event_type"], event_id=event["event_id"],
                          case_id=event.get("case_id"), correlation_id=event.get("correlation_id"))
@@ -117,8 +129,32 @@ class OutboxRelay:
             log.exception("outbox_publish_failed", collection=collection, document_id=str(doc_id))
             return None
         finally:
-            self._release(collection, doc_id)
+            if not finished:
+                self._release(collection, doc_id)
+        if not finished:
+            self._settle(collection, doc_id)
         return published
+
+    def _remove(self, collection, doc_id, event_id):
+        self.db[collection].update_one({"_id": doc_id, f"outbox.{event_id}": {"$exists": True}},
+                                       {"$unset": {f"outbox.{event_id}": ""}, "$inc": {"outbox_pending": -1}})
+
+    def _finish(self, collection, doc_id, event_id, pending) -> bool:
+        """The usual case in one write: the last event out, the lease released, off the sweep's list.
+
+        Only if no writer added an event since the claim (`outbox_pending` is still what we saw).
+        """
+        return self.db[collection].update_one(
+            {"_id": doc_id, "outbox_lease_owner": self.owner, "outbox_pending": pending,
+             f"outbox.{event_id}": {"$exists": True}},
+            {"$unset": {f"outbox.{event_id}": ""},
+             "$set": {"outbox_pending": pending - 1, WAITING: pending - 1 > 0,
+                      "outbox_lease_until": None, "outbox_lease_owner": None}}).modified_count == 1
+
+    def _settle(self, collection, doc_id):
+        # off the sweep's list only if no writer added an event since (writes are atomic per document)
+        self.db[collection].update_one({"_id": doc_id, "outbox_pending": 0, WAITING: True},
+                                       {"$set": {WAITING: False}})
 
 
 class EventPublisher(EventDispatcher):

@@ -168,8 +168,8 @@ class LetterChannel:
         if path.exists():
             return str(path)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{letter_id}.",
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(  # 0600dir=self.folder, prefix=f".{letter_id}.",
                                                      suffix=".tmp")
             try:
                 with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -13,15 +13,18 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 
 from .channels import EmailChannel, LetterChannel, SmsChannel
 from .quiet_hours import parse_quiet_hours
 
 
 def _write_atomically(path: Path, content: str) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # owner only, whatever the process's umask: these files hold names, addresses and message text
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(content, encoding="utf-8")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        handle.write(content)
     os.replace(tmp, path)
     return str(path)
 
@@ -55,7 +58,9 @@ class Channels(DependencyProvider):
     MAIL_FROM, SMS_ENDPOINT, SMS_API_KEY, SMS_SENDER, LETTER_DIR, DROP_DIR,
     NOTIFY_MAX_ATTEMPTS, NOTIFY_BACKOFF_SECONDS, NOTIFY_SEND_LEASE_SECONDS,
     QUIET_HOURS ("20:00-09:00", UK time; empty or absent: none),
-    NOTIFY_TRIAGE_WAIT_SECONDS (how long a coordinator alert waits for HFSV triage).
+    NOTIFY_TRIAGE_WAIT_SECONDS (how long a coordinator alert waits for HFSV triage),
+    NOTIFY_SWEEP_MARGIN_SECONDS (how overdue an unsent message must be before the
+    safety-net sweep restores its wake-up; the sweep's own interval is NOTIFY_SWEEP_SECONDS).
     Bad values stop the service at start.
     """
 
@@ -84,6 +89,7 @@ class Channels(DependencyProvider):
         self.send_lease = timedelta(seconds=float(_setting(c, "NOTIFY_SEND_LEASE_SECONDS", 120)))
         self.triage_wait = timedelta(seconds=float(_setting(c, "NOTIFY_TRIAGE_WAIT_SECONDS", 60)))
         self.quiet_hours = parse_quiet_hours(c.get("QUIET_HOURS"))
+        self.sweep_margin = timedelta(seconds=float(_setting(c, "NOTIFY_SWEEP_MARGIN_SECONDS", 60)))
         if self.max_attempts < 1 or self.backoff <= 0:
             raise ValueError("NOTIFY_MAX_ATTEMPTS must be at least 1 and NOTIFY_BACKOFF_SECONDS above 0")
 
@@ -100,6 +106,19 @@ class Channels(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self
+
+
+class SettingTimer(Timer):
+    """A nameko timer whose interval (seconds) is a configuration setting, read at start."""
+
+    def __init__(self, setting: str, default: float, **kwargs):
+        self.setting, self.default = setting, default
+        super().__init__(interval=default, **kwargs)
+
+    def setup(self):
+        self.interval = float(_setting(self.container.config, self.setting, self.default))
+        if self.interval <= 0:
+            raise ValueError(f"{self.setting} must be above 0")
 
 
 def _setting(config, key, default):

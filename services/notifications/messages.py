@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from services.common.vocabulary import CONTACT_SCOPES, FIRE_SERVICE_SCOPES, uk_mobile
+
 AUDIENCES = ("person", "referrer", "coordinator", "fire_service")
 CHANNELS = ("email", "sms", "letter")
 
@@ -31,7 +33,6 @@ NO_CONTACT_DETAIL = "no_contact_detail"    # nothing to send it to
 CASE_ERASED = "case_erased"                # erased before it went
 
 UK = ZoneInfo("Europe/London")
-_MOBILE = re.compile(r"^(?:\+44|0044|0)(7\d{9})$")
 _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)]")
 
 
@@ -64,14 +65,6 @@ def load_group(path: str | Path | None = None) -> dict:
 
 # --- planning ---------------------------------------------------------------
 
-def mobile_number(phone: str | None) -> str | None:
-    """The number in +447… form if it is a UK mobile, else None."""
-    if not phone:
-        return None
-    match = _MOBILE.match(re.sub(r"[\s\-().]", "", phone))
-    return f"+44{match.group(1)}" if match else None
-
-
 def person_route(person: dict) -> tuple[str, dict] | None:
     """Channel and address for the person, honouring preferred_contact.
 
@@ -84,7 +77,7 @@ def person_route(person: dict) -> tuple[str, dict] | None:
     if preferred == "email" and person.get("email"):
         return "email", {"email": person["email"]}
     if preferred in ("sms", "phone"):
-        mobile = mobile_number(person.get("phone"))
+        mobile = uk_mobile(person.get("phone"))
         if mobile:
             return "sms", {"phone": mobile}
     if person.get("address"):
@@ -95,7 +88,7 @@ def person_route(person: dict) -> tuple[str, dict] | None:
 
 def person_suppression(contacts: dict) -> str | None:
     """Why nothing may be sent to the person now, or None."""
-    if {"contact", "all"} & set(contacts.get("withdrawn") or ()):
+    if CONTACT_SCOPES & set(contacts.get("withdrawn") or ()):
         return CONSENT_WITHDRAWN
     if (contacts.get("person") or {}).get("do_not_contact"):
         return DO_NOT_CONTACT
@@ -112,7 +105,7 @@ def fire_service_suppression(contacts: dict, template: str | None = None) -> str
     (the withdrawal notice excepted)."""
     if template == FIRE_SERVICE_WITHDRAWAL_NOTICE:
         return None
-    if {"fire_service", "all"} & set(contacts.get("withdrawn") or ()):
+    if FIRE_SERVICE_SCOPES & set(contacts.get("withdrawn") or ()):
         return CONSENT_WITHDRAWN
     return None
 

@@ -15,7 +15,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")
-_SPEC = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-3]):([0-5]\d)\s*$")
+# HH:MM, with optional :SS (seconds make a short window for trying it out)
+_CLOCK = r"([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?"
+_SPEC = re.compile(rf"^\s*{_CLOCK}\s*-\s*{_CLOCK}\s*$")
 _OFF = ("", "off", "none")
 
 
@@ -54,14 +56,14 @@ class QuietHours:
 
 
 def parse_quiet_hours(spec: str | None, zone: ZoneInfo = UK) -> QuietHours | None:
-    """"HH:MM-HH:MM" → QuietHours; empty, "off" or "none" → None (no quiet hours)."""
+    """"HH:MM-HH:MM" (or HH:MM:SS) → QuietHours; empty, "off" or "none" → None (no quiet hours)."""
     if spec is None or str(spec).strip().lower() in _OFF:
         return None
     match = _SPEC.match(str(spec))
     if not match:
         raise ValueError(f"quiet hours must look like 20:00-09:00, not {spec!r}")
-    h1, m1, h2, m2 = (int(g) for g in match.groups())
-    start, end = time(h1, m1), time(h2, m2)
+    h1, m1, s1, h2, m2, s2 = (int(g or 0) for g in match.groups())
+    start, end = time(h1, m1, s1), time(h2, m2, s2)
     if start == end:
         raise ValueError("quiet hours must start and end at different times")
     return QuietHours(start, end, zone)

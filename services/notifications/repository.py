@@ -36,7 +36,7 @@ class NotificationRepository(Repository):
 
     def ensure_indexes(self) -> None:
         self.notifications.create_index([("case_id", 1), ("created_at", 1)])
-        self.notifications.create_index([("status", 1), ("next_attempt_at", 1)])
+        self.notifications.create_index("status")  # the sweep's unsent messages, on a real MongoDB
         self.notifications.create_index("outbox_pending")
 
     # -- contacts ------------------------------------------------------------
@@ -91,24 +91,22 @@ class NotificationRepository(Repository):
             "awaiting_triage": None, "created_at": now, "updated_at": now, "next_attempt_at": now,
             **notification}, events, once=True)
 
-    def claim_due(self, lease: timedelta) -> dict | None:
-        """Take one message that is due (or whose sender died mid-send) for this replica.
+    def claim(self, doc: dict, lease: timedelta, now: datetime) -> dict | None:
+        """Take this one message for this sender, if it is still as `doc` saw it and due.
 
-        The lease token makes `finish` a no-op for a sender whose lease ran out
-        and whose message another replica has since claimed.
+        Compare-and-set by `_id`: of two replicas (or two copies of a wake-up)
+        only one matches. The lease token makes `finish` a no-op for a sender
+        whose lease ran out and whose message another sender has since claimed.
         """
-        now = utcnow()
-        due = {"$or": [{"status": "pending", "next_attempt_at": {"$lte": now}},
-                       {"status": "sending", "lease_until": {"$lt": now}}]}
-        # a read first: claiming is a write, and most ticks find nothing due
-        if self.notifications.find_one(due, {"_id": 1}) is None:
-            return None
+        if doc["status"] == "pending":
+            match = {"status": "pending", "next_attempt_at": {"$lte": now}}
+        else:  # a sender died mid-send: its lease has run out
+            match = {"status": "sending", "lease_token": doc["lease_token"], "lease_until": {"$lt": now}}
         return self.notifications.find_one_and_update(
-            due,
+            {"_id": doc["_id"], **match},
             {"$set": {"status": "sending", "lease_until": now + lease,
                       "lease_token": uuid.uuid4().hex, "updated_at": now}},
-            sort=[("next_attempt_at", pymongo.ASCENDING)],
-            return_document=ReturnDocument.AFTER)
+            return_document=ReturnDocument.AFTER)  # FerretDB v1: no projection here
 
     def finish(self, doc: dict, changes: dict, events: list[dict] = ()) -> bool:
         result = self.update_with_events(
@@ -116,30 +114,49 @@ class NotificationRepository(Repository):
             {"$set": {**changes, "lease_until": None, "lease_token": None, "updated_at": utcnow()}}, events)
         return result.modified_count == 1
 
-    def retry_later(self, doc: dict, at: datetime, changes: dict) -> bool:
-        return self.finish(doc, {"status": "pending", "next_attempt_at": at, **changes})
+    def unsent(self) -> list[dict]:
+        """Messages not yet gone, for the safety-net sweep: plain equality, never the history."""
+        fields = {"case_id": 1, "correlation_id": 1, "status": 1, "next_attempt_at": 1,
+                  "lease_until": 1, "woken_at": 1}
+        return [doc for status in ("pending", "sending")
+                for doc in self.notifications.find({"status": status}, fields)]
 
-    def release_held_alerts(self, case_id: str, reference: str) -> int:
-        """Triage arrived: held coordinator alerts for this referral go now."""
-        result = self.notifications.update_many(
-            {"case_id": case_id, "status": "pending", "awaiting_triage": reference},
-            {"$set": {"next_attempt_at": utcnow(), "updated_at": utcnow()}})
-        return result.modified_count
+    def rewake(self, doc: dict, now: datetime, events: list[dict]) -> bool:
+        """A fresh wake-up for a message whose own was lost (unchanged since the sweep read it)."""
+        result = self.update_with_events(
+            "notifications", {"_id": doc["_id"], "status": doc["status"]},
+            {"$set": {"woken_at": now}}, events)
+        return result.modified_count == 1
+
+    def held_alerts(self, case_id: str, reference: str) -> list[dict]:
+        """Pending coordinator alerts of the case waiting for the triage of `reference`."""
+        return [doc for doc in self.notifications.find({"case_id": case_id, "status": "pending"},
+                                                       {"outbox": 0})
+                if doc.get("awaiting_triage") == reference]
+
+    def release(self, doc: dict, now: datetime, events: list[dict]) -> bool:
+        """Triage arrived: a held alert goes now (with the wake-up that sends it)."""
+        result = self.update_with_events(
+            "notifications", {"_id": doc["_id"], "status": "pending",
+                              "awaiting_triage": doc["awaiting_triage"]},
+            {"$set": {"next_attempt_at": now, "updated_at": now}}, events)
+        return result.modified_count == 1
 
     def suppress_pending(self, case_id: str, reason: str, audience: str | None = None,
                          keep: tuple[str, ...] = ()) -> int:
         """Messages not yet gone (to this audience, bar the `keep` templates) are recorded as
-        suppressed."""
-        query = {"case_id": case_id, "status": "pending"}
-        if audience:
-            query["audience"] = audience
-        if keep:
-            query["template"] = {"$nin": list(keep)}
-        result = self.notifications.update_many(
-            query,
-            {"$set": {"status": "suppressed", "suppressed_reason": reason,
-                      "next_attempt_at": None, "updated_at": utcnow()}})
-        return result.modified_count
+        suppressed. Read by case and status equality, written one by one by `_id`."""
+        suppressed = 0
+        for doc in self.notifications.find({"case_id": case_id, "status": "pending"},
+                                           {"audience": 1, "template": 1}):
+            if (audience and doc["audience"] != audience) or doc["template"] in keep:
+                continue
+            result = self.notifications.update_one(
+                {"_id": doc["_id"], "status": "pending"},
+                {"$set": {"status": "suppressed", "suppressed_reason": reason,
+                          "next_attempt_at": None, "updated_at": utcnow()}})
+            suppressed += result.modified_count
+        return suppressed
 
     def erase_case(self, case_id: str) -> list[str]:
         """Anonymise every message of the case (template, audience, status and dates stay).
@@ -147,13 +164,16 @@ class NotificationRepository(Repository):
         Returns the receipts that were files (letters, drop-folder messages) for
         the caller to delete.
         """
-        receipts = [d["receipt"] for d in self.notifications.find(
-            {"case_id": case_id, "receipt": {"$type": "string"}}, {"receipt": 1})]
         # the crew's "request withdrawn" notice names nobody and must still go
         self.suppress_pending(case_id, CASE_ERASED, keep=(FIRE_SERVICE_WITHDRAWAL_NOTICE,))
-        self.notifications.update_many(
-            {"case_id": case_id, "template": {"$ne": FIRE_SERVICE_WITHDRAWAL_NOTICE}},
-            {"$set": {**PERSONAL_FIELDS, "erased_at": utcnow(), "updated_at": utcnow()}})
+        receipts = []
+        for doc in self.notifications.find({"case_id": case_id}, {"receipt": 1, "template": 1}):
+            if isinstance(doc.get("receipt"), str):
+                receipts.append(doc["receipt"])
+            if doc["template"] != FIRE_SERVICE_WITHDRAWAL_NOTICE:
+                self.notifications.update_one(
+                    {"_id": doc["_id"]},
+                    {"$set": {**PERSONAL_FIELDS, "erased_at": utcnow(), "updated_at": utcnow()}})
         # a parked event of this case still holds the referral's contact details
         self.erase_parked_events(case_id)
         return receipts

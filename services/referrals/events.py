@@ -1,7 +1,8 @@
 """What the referrals service publishes and consumes, and how events read on a timeline."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from services.common.envelope import new_event
 from services.common.logs import scrub_text
@@ -18,6 +19,8 @@ TIMELINE_SOURCES = (
     ("notifications", "notification_sent"),
     ("notifications", "notification_failed"),
 )
+
+LONDON = ZoneInfo("Europe/London")  # where the coordinators read the timeline
 
 AUDIENCE_WORDS = {"person": "the person", "referrer": "the referrer",
                   "coordinator": "the coordinator", "fire_service": "the LFB fire safety team"}
@@ -39,8 +42,12 @@ def timeline_entry(envelope: dict, summary: str, *, actor: str | None = None, re
 
 
 def summarise(envelope: dict) -> str:
-    """One line for the coordinator; ids and categories only, never personal data."""
-    return scrub_text(_summary(envelope))
+    """One line for the coordinator: ids, categories and times, never personal data.
+
+    Only free text from another service (a delivery failure's reason, which can echo an address)
+    is scrubbed; log redaction on the whole line would also hide the due dates a coordinator needs.
+    """
+    return _summary(envelope)
 
 
 def _summary(envelope: dict) -> str:
@@ -64,7 +71,8 @@ def _summary(envelope: dict) -> str:
                 f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} by {data.get('channel')}")
     if kind == "notification_failed":
         return (f"Message '{data.get('template')}' to "
-                f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} failed: {data.get('reason')}")
+                f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} failed: "
+                f"{scrub_text(str(data.get('reason')))}")
     return kind.replace("_", " ")
 
 
@@ -73,8 +81,10 @@ def _words(code) -> str:
 
 
 def _when(value) -> str:
-    """A due time as a person reads it, to the minute, in UTC."""
+    """A due time as a coordinator in London reads it: "Mon 30 Nov, 15:45" (GMT or BST)."""
     try:
-        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M UTC")
+        moment = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         return str(value)
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(LONDON)
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"

@@ -1,12 +1,32 @@
-"""Referrals storage: cases (with their referrals, timeline and outbox), references, idempotency keys."""
+"""Referrals storage: cases (with their referrals, timeline and outbox), references, idempotency keys.
+
+Every question asked on a hot path is answered by `_id` or an indexed
+equality, never by reading the history:
+- `lookups` maps a referral's reference and its id to its case (`_id`
+  "reference:HRW-…" / "referral:<uuid>"). It is written before the case, so a
+  crash in between leaves an entry that points at a case not holding that
+  referral, which readers treat as absent.
+- `timeline_events` holds what other services' events put on a case's
+  timeline: one small document per event, `_id` = the event id, so a
+  redelivery inserts nothing and the case document is not rewritten for every
+  message sent. The case's own moves stay on the case, in the same write as
+  the move; a case's timeline is the two merged (`timeline_of`).
+- `case_list` is the coordinator's list: one small document per case, derived
+  from the case alone (`listing_of`). Each case write sets `list_stale` in the
+  same update and refreshes the listing right after; a crash in between is
+  caught by the sweep, which asks only for `{"list_stale": true}`. `rev` orders
+  refreshes, so an older one never overwrites a newer one.
+"""
 from __future__ import annotations
+
+import re
 
 import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.common.envelope import utcnow
-from services.common.idempotency import apply_once
+from services.common.idempotency import apply_once, insert_once
 from services.common.mongo import Repository
 
 
@@ -21,15 +41,36 @@ class CaseRepository(Repository):
     def cases(self):
         return self.db["cases"]
 
+    @property
+    def lookups(self):
+        return self.db["lookups"]
+
+    @property
+    def case_list(self):
+        return self.db["case_list"]
+
+    @property
+    def timeline_events(self):
+        return self.db["timeline_events"]
+
     def ensure_indexes(self) -> None:
         self.cases.create_index("reference", unique=True)
-        self.cases.create_index("referrals.reference")
-        self.cases.create_index([("person_key", 1), ("status", 1)])
-        self.cases.create_index([("status", 1), ("updated_at", -1)])
-        self.cases.create_index("outbox_pending")
-        self._backfill_person_slots()
+        self.cases.create_index("list_stale")
+        self.case_list.create_index("status")
+        self.timeline_events.create_index("case_id")
+        if self.migrate_once("cases.open_person_slot"):
+            self._backfill_person_slots()
         # one open case per person: two referrals arriving at once cannot both open one
         self.cases.create_index("open_person_slot", unique=True)
+        if self.migrate_once("lookups+case_list"):
+            self._backfill_lookups_and_listings()
+
+    def _backfill_lookups_and_listings(self) -> None:
+        """Cases stored before `lookups` and `case_list` existed (a one-off read of every case)."""
+        for case in self.cases.find({}, {"_id": 1, "referrals.reference": 1, "referrals.referral_id": 1}):
+            for record in case.get("referrals", []):
+                self.note_referral(case["_id"], record)
+        self.cases.update_many({}, {"$set": {"list_stale": True}})
 
     def _backfill_person_slots(self) -> None:
         """Cases stored before the slot existed: the oldest open case of a person holds it."""
@@ -72,31 +113,50 @@ class CaseRepository(Repository):
     def complete_idempotency_key(self, key: str, response: dict) -> None:
         self.db["idempotency_keys"].update_one({"_id": key}, {"$set": {"response": response}})
 
+    # -- lookups ----------------------------------------------------------
+    def note_referral(self, case_id: str, record: dict) -> None:
+        """Where a referral lives, by its reference and by its id (written before the case)."""
+        for key in (f"reference:{record['reference']}", f"referral:{record['referral_id']}"):
+            self.lookups.update_one({"_id": key}, {"$set": {"case_id": case_id}}, upsert=True)
+
+    def _case_holding(self, key: str, field: str, value: str) -> dict | None:
+        entry = self.lookups.find_one({"_id": key})
+        case = self.cases.find_one({"_id": entry["case_id"]}, {"outbox": 0, "applied_events": 0, "timeline": 0}) \
+            if entry else None
+        if case and any(r.get(field) == value for r in case.get("referrals", [])):
+            return case
+        return None  # never stored (a crash after the lookup was written), or erased
+
     # -- cases ------------------------------------------------------------
     def open_case(self, case: dict, events: list[dict]) -> None:
         """Insert a case and the events it causes in one write."""
-        self.insert_with_events("cases", {**case, "applied_events": [], "version": 1}, events)
+        for record in case["referrals"]:
+            self.note_referral(case["_id"], record)
+        self.insert_with_events("cases", {**case, "applied_events": [], "version": 1, "rev": 1,
+                                          "list_stale": True}, events)
+        self.refresh_listing(case["_id"])
 
     def add_referral(self, case_id: str, version: int, referral: dict, rating: dict, levels: dict,
                      timeline_entry: dict, events: list[dict]) -> None:
         """Link another referral of the same person to an open case (once per referral_id)."""
+        self.note_referral(case_id, referral)
         result = self.update_with_events(
             "cases", {"_id": case_id, "version": version, "referrals.referral_id": {"$ne": referral["referral_id"]}},
             {"$push": {"referrals": referral, "timeline": timeline_entry, "cir_ratings": rating},
-             "$set": {"updated_at": utcnow(), **levels}, "$inc": {"version": 1}}, events)
+             "$set": {"updated_at": utcnow(), "list_stale": True, **levels}, "$inc": {"version": 1, "rev": 1}},
+            events)
         if not result.matched_count:
             raise StaleCase(case_id)
+        self.refresh_listing(case_id)
 
     def get(self, case_id: str) -> dict | None:
         return self.cases.find_one({"_id": case_id}, {"outbox": 0, "applied_events": 0})
 
     def find_by_reference(self, reference: str) -> dict | None:
-        return self.cases.find_one({"referrals.reference": reference},
-                                   {"outbox": 0, "applied_events": 0, "timeline": 0})
+        return self._case_holding(f"reference:{reference}", "reference", reference)
 
     def find_by_referral_id(self, referral_id: str) -> dict | None:
-        return self.cases.find_one({"referrals.referral_id": referral_id},
-                                   {"outbox": 0, "applied_events": 0, "timeline": 0})
+        return self._case_holding(f"referral:{referral_id}", "referral_id", referral_id)
 
     def find_open_case_for(self, person_key: str, open_statuses) -> dict | None:
         return self.cases.find_one({"open_person_slot": person_key, "status": {"$in": list(open_statuses)}},
@@ -107,45 +167,105 @@ class CaseRepository(Repository):
         """Change a case only if nobody changed it since we read `version` (optimistic concurrency)."""
         result = self.update_with_events(
             "cases", {"_id": case_id, "version": version},
-            {"$set": {**changes, "updated_at": utcnow()}, "$inc": {"version": 1},
+            {"$set": {**changes, "updated_at": utcnow(), "list_stale": True}, "$inc": {"version": 1, "rev": 1},
              **({"$push": {"timeline": {"$each": timeline_entries}}} if timeline_entries else {})}, events)
         if not result.matched_count:
             raise StaleCase(case_id)
+        self.refresh_listing(case_id)
 
     def record_event(self, case_id: str, event_id: str, timeline_entry: dict,
                      changes: dict | None = None) -> bool:
-        """Put another service's event on the timeline, once per event_id."""
-        update = {"$push": {"timeline": timeline_entry}, "$set": {"updated_at": utcnow()}}
-        if changes:
-            update["$set"].update(changes)
-        return apply_once(self.cases, {"_id": case_id}, update, event_id)
+        """Put another service's event on the timeline, once per event_id.
 
-    def list_cases(self, *, status=None, level=None, page=1, per_page=20) -> tuple[list[dict], int]:
+        What it changes on the case (the visit, the urgency) is applied first, once
+        (apply_once); the timeline entry is then inserted under the event's id, so a
+        redelivery after a crash between the two still adds the entry, and never twice.
+        """
+        if changes:  # the visit and urgency show in the list: its line is refreshed too
+            update = {"$set": {**changes, "updated_at": utcnow(), "list_stale": True}, "$inc": {"rev": 1}}
+            if apply_once(self.cases, {"_id": case_id}, update, event_id):
+                self.refresh_listing(case_id)
+        return insert_once(self.timeline_events, {**timeline_entry, "_id": event_id, "case_id": case_id})
+
+    def timeline_of(self, case: dict) -> list[dict]:
+        """The case's whole story: its own moves and every other service's events, in time order."""
+        entries = {e["event_id"]: e for e in case.get("timeline", [])}
+        for entry in self.timeline_events.find({"case_id": case["_id"]}):
+            entries.setdefault(entry["_id"], {k: v for k, v in entry.items() if k not in ("_id", "case_id")})
+        return sorted(entries.values(), key=lambda e: e["at"])
+
+    # -- the coordinator's list ---------------------------------------------------
+    def refresh_listing(self, case_id: str) -> None:
+        case = self.cases.find_one({"_id": case_id}, {"outbox": 0, "applied_events": 0, "timeline": 0})
+        if case is None:
+            return
+        rev = case.get("rev", 0)
+        try:
+            self.case_list.update_one({"_id": case_id, "rev": {"$lt": rev}},
+                                      {"$set": {**listing_of(case), "rev": rev}}, upsert=True)
+        except DuplicateKeyError:
+            pass  # a refresh of a newer revision got there first
+        self.cases.update_one({"_id": case_id, "rev": rev, "list_stale": True}, {"$set": {"list_stale": False}})
+
+    def refresh_stale_listings(self, limit: int = 200) -> int:
+        """The sweep: listings a crash left behind (an indexed equality: only those are read)."""
+        stale = [c["_id"] for c in self.cases.find({"list_stale": True}, {"_id": 1}).limit(limit)]
+        for case_id in stale:
+            self.refresh_listing(case_id)
+        return len(stale)
+
+    def list_cases(self, *, status=None, level=None, q=None, page=1, per_page=20) -> tuple[list[dict], int]:
         query = {}
         if status:
             query["status"] = status
         if level:
             query["level"] = level
-        total = self.cases.count_documents(query)
-        docs = list(self.cases.find(query, {"timeline": 0, "outbox": 0, "applied_events": 0,
-                                            "referrals": 0, "person": 0})
+        if q:
+            query["search"] = {"$regex": re.escape(search_term(q))}
+        total = self.case_list.count_documents(query)
+        docs = list(self.case_list.find(query)
                     .sort([("open", pymongo.DESCENDING), ("urgency", pymongo.DESCENDING),
                            ("level", pymongo.DESCENDING), ("created_at", pymongo.ASCENDING)])
                     .skip((page - 1) * per_page).limit(per_page))
         return docs, total
 
     def list_referrals(self, *, agency=None, reference=None, page=1, per_page=20) -> tuple[list[dict], int]:
-        """Referrals (not cases), newest first: one agency's, or everyone's when `agency` is None."""
-        match = {}
-        if agency:
-            match["agency"] = agency
+        """Referrals (not cases), newest first: one agency's, or everyone's when `agency` is None.
+
+        Read from the case listings (small documents), or through the reference lookup for one reference.
+        """
         if reference:
-            match["reference"] = reference
-        query = {f"referrals.{k}": v for k, v in match.items()}
-        docs = self.cases.find(query, {"referrals": 1, "status": 1, "visit": 1, "updated_at": 1})
-        rows = [{"reference": r["reference"], "received_at": r["received_at"], "status": case["status"],
-                 "visit_status": (case.get("visit") or {}).get("status"), "updated_at": case["updated_at"]}
-                for case in docs for r in case.get("referrals", [])
-                if all(r.get(k) == v for k, v in match.items())]
+            entry = self.lookups.find_one({"_id": f"reference:{reference}"})
+            listings = [self.case_list.find_one({"_id": entry["case_id"]})] if entry else []
+        else:
+            listings = self.case_list.find({"referrals.agency": agency} if agency else {})
+        rows = [{"reference": r["reference"], "received_at": r["received_at"], "status": listing["status"],
+                 "visit_status": (listing.get("visit") or {}).get("status"), "updated_at": listing["updated_at"]}
+                for listing in listings if listing for r in listing.get("referrals", [])
+                if (agency is None or r["agency"] == agency) and (reference is None or r["reference"] == reference)]
         rows.sort(key=lambda row: row["received_at"], reverse=True)
         return rows[(page - 1) * per_page: page * per_page], len(rows)
+
+
+def search_term(text: str) -> str:
+    """What a search is compared on: lower case, single spaces (postcodes match with or without one)."""
+    return " ".join(text.lower().split())
+
+
+def listing_of(case: dict) -> dict:
+    """A case's line in the coordinator's list: only what the list shows, sorts and searches on."""
+    person = case.get("person") or {}
+    postcode = ((person.get("address") or {}).get("postcode") or "")
+    words = [case.get("reference", ""), *(r.get("reference", "") for r in case.get("referrals", [])),
+             person.get("given_name") or "", person.get("family_name") or "", postcode, postcode.replace(" ", "")]
+    visit = case.get("visit") or {}
+    return {"reference": case["reference"], "status": case["status"], "level": case.get("level"),
+            "cir_max": case.get("cir_max"), "visit": {"status": visit.get("status"),
+                                                      "priority": visit.get("priority")} if visit else None,
+            "open": case.get("open", True), "urgency": case.get("urgency", 0),
+            "created_at": case.get("created_at"), "updated_at": case.get("updated_at"),
+            # each referral's reference, agency and date: the referrers' own lists (GET /referrals)
+            "referrals": [{"reference": r["reference"], "agency": r.get("agency"), "received_at": r.get("received_at")}
+                          for r in case.get("referrals", []) if r.get("reference")],
+            # erasure empties the person, so a rebuilt listing can no longer be found by name
+            "search": search_term(" | ".join(w for w in words if w))}

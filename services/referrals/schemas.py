@@ -30,6 +30,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from services.common.auth import AGENCIES
 from services.common.fields import UtcDateTime
+from services.common.vocabulary import CONSENT_SCOPES, uk_mobile
 
 from .lifecycle import CaseStatus
 
@@ -37,7 +38,6 @@ ROOMS = ("living_room", "kitchen", "bedroom", "other")
 CIR_MIN, CIR_MAX = 1, 9
 CONTACT_CHANNELS = ("phone", "sms", "email", "letter")
 SMOKE_ALARM_ANSWERS = ("yes", "no", "unknown")
-CONSENT_SCOPES = ("all", "fire_service", "contact")
 CASE_STATUSES = tuple(status.value for status in CaseStatus)
 CASE_LEVELS = (1, 2, 3)
 MAX_AGE_YEARS = 120
@@ -176,11 +176,6 @@ class UkPhoneNumber(_Line):
         if phone is None:
             raise self.make_error("invalid_phone")
         return phone
-
-
-def is_uk_mobile(e164: str) -> bool:
-    # 071-075 and 077-079 are mobiles; 076 is mostly pagers and personal numbers (Ofcom numbering plan).
-    return re.fullmatch(r"\+447[1-57-9][0-9]{8}", e164) is not None
 
 
 class EmailAddress(_BlankIsAbsent, fields.Email):
@@ -373,7 +368,7 @@ class PersonSchema(_ReferralPart):
             if isinstance(sent, str) and sent.strip():
                 return  # sent but invalid: its own field already carries the error
             raise ValidationError(f"is '{channel}' but no {needed} was given", field_name="preferred_contact")
-        if channel == "sms" and not is_uk_mobile(detail):
+        if channel == "sms" and not uk_mobile(detail):
             raise ValidationError("is 'sms' but the phone is not a UK mobile number", field_name="preferred_contact")
 
 
@@ -447,6 +442,8 @@ class CasesQuerySchema(_StrictSchema):
 
     status = _case_status()
     level = fields.Integer(validate=validate.OneOf(CASE_LEVELS, error="must be one of: {choices}"))
+    q = fields.String(validate=validate.Length(min=2, max=100, error="must be from {min} to {max} characters"),
+                      metadata={"description": "a reference (or part of one), a name or a postcode"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000, error="must be from {min} to {max}"))
     per_page = fields.Integer(
         load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE, error="must be from {min} to {max}")

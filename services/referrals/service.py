@@ -2,22 +2,21 @@
 from __future__ import annotations
 
 from nameko.timer import timer
-from nameko.web.handlers import http
+from services.common.web import http
 
 from services.common import http as common_http
 from services.common import outbox
 from services.common.auth import ApiKeys, Forbidden
 from services.common.consumer import DeliveryRetry, consumes
-from services.common.envelope import utcnow
-from services.common.http import Conflict, NotFound, api, read_json, register_error
+from services.common.http import NotFound, api, idempotency_key_of, read_json, register_error
 from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore, storable
 from services.common.outbox import EventPublisher
 
-from . import domain, intake
+from . import casework, domain, intake
 from .contract import OPENAPI
-from .events import TIMELINE_SOURCES, referral_event, summarise, timeline_entry
-from .lifecycle import TERMINAL_STATUSES, CaseStatus, IllegalTransition, next_status
+from .events import TIMELINE_SOURCES, summarise, timeline_entry
+from .lifecycle import IllegalTransition
 from .repository import CaseRepository, StaleCase
 from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, ConsentWithdrawalSchema,
                       ErasureRequestSchema, ReferralListSchema, ReferralSchema, ReferralsQuerySchema,
@@ -48,7 +47,7 @@ class ReferralsService(common_http.ServiceHttp):
         referral = storable(ReferralSchema().load(body))
         return intake.submit(self.store, referral, agency=_agency_for(principal, referral),
                              principal=principal, correlation_id=request.correlation_id,
-                             idempotency_key=request.headers.get("Idempotency-Key"), raw_body=body)
+                             idempotency_key=idempotency_key_of(request), raw_body=body)
 
     @http("GET", "/referrals")
     @api(roles=("partner", "coordinator"))
@@ -85,67 +84,33 @@ class ReferralsService(common_http.ServiceHttp):
     @api(roles=("coordinator",))
     def get_case(self, request, principal, case_id):
         bind_context(case_id=case_id)
-        return _case_detail(self._case(case_id))
+        return self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/transitions")
     @api(roles=("coordinator",))
     def transition_case(self, request, principal, case_id):
         bind_context(case_id=case_id)
         move = TransitionRequestSchema().load(read_json(request))
-        case = self._case(case_id)
-        self._move(case, move["to"], move["reason"], principal, request.correlation_id)
-        return _case_detail(self._case(case_id))
+        casework.move(self.store, self._case(case_id), move["to"], move["reason"], principal,
+                      request.correlation_id)
+        return self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/consent-withdrawal")
     @api(roles=("coordinator",))
     def withdraw_consent(self, request, principal, case_id):
         bind_context(case_id=case_id)
         withdrawal = ConsentWithdrawalSchema().load(read_json(request))
-        case = self._case(case_id)
-        if case.get("erased_at"):
-            raise Conflict("this case was erased; there is no consent left to withdraw")
-        scope, reason, now = withdrawal["scope"], withdrawal.get("reason"), utcnow()
-        event = referral_event("consent_withdrawn", case, request.correlation_id,
-                               {"scope": scope, "reason": reason, "actor": principal.actor})
-        changes = {"consent": domain.consent_after_withdrawal(case["consent"], scope, at=now,
-                                                              actor=principal.actor, reason=reason)}
-        entries = [timeline_entry(event, f"Consent withdrawn ({scope})", actor=principal.actor, reason=reason)]
-        events = [event]
-        if scope == "all" and case["status"] not in TERMINAL_STATUSES:
-            moved = _status_move(case, CaseStatus.CANCELLED, "consent withdrawn", principal, request.correlation_id)
-            changes.update(moved["changes"])
-            entries.append(moved["entry"])
-            events.append(moved["event"])
-        self.store.update_case(case_id, case["version"], changes, entries, events)
-        log.info("consent_withdrawn", scope=scope)
-        return _case_detail(self._case(case_id))
+        casework.withdraw_consent(self.store, self._case(case_id), withdrawal["scope"], withdrawal.get("reason"),
+                                  principal, request.correlation_id)
+        return self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/erasure")
     @api(roles=("coordinator", "admin"))
     def erase_case(self, request, principal, case_id):
         bind_context(case_id=case_id)
         erasure = ErasureRequestSchema().load(read_json(request))
-        case = self._case(case_id)
-        if case.get("erased_at"):
-            return _case_detail(case)
-        event = referral_event("case_erased", case, request.correlation_id, {"actor": principal.actor})
-        changes = domain.erased_case(case, at=utcnow())
-        entries = [timeline_entry(event, "Personal data erased on request", actor=principal.actor,
-                                  reason=erasure["reason"])]
-        events = [event]
-        if case["status"] not in TERMINAL_STATUSES:
-            moved = _status_move(case, CaseStatus.CANCELLED, "personal data erased on request",
-                                 principal, request.correlation_id)
-            changes.update(moved["changes"])
-            entries.insert(0, moved["entry"])
-            events.insert(0, moved["event"])
-        # coordinators' reasons are free text and may name the person: they go too
-        changes["timeline"] = [{**e, "reason": None} for e in case.get("timeline", [])] + \
-            [{**e, "reason": None} for e in entries]
-        self.store.update_case(case_id, case["version"], changes, [], events)
-        self.store.erase_parked_events(case_id)
-        log.info("case_erased", reason_given=bool(erasure["reason"]))
-        return _case_detail(self._case(case_id))
+        casework.erase(self.store, self._case(case_id), erasure["reason"], principal, request.correlation_id)
+        return self._detail(case_id)
 
     # -- events -------------------------------------------------------------
     @consumes(*TIMELINE_SOURCES)
@@ -158,32 +123,18 @@ class ReferralsService(common_http.ServiceHttp):
     @timer(interval=outbox.SWEEP_SECONDS)
     def relay_outbox(self):
         self.events.relay(self.store)
+        self.store.refresh_stale_listings()
 
     # -- helpers ------------------------------------------------------------
+    def _detail(self, case_id):
+        case = self._case(case_id)
+        return CaseDetailSchema().dump({**case, "case_id": case["_id"], "timeline": self.store.timeline_of(case)})
+
     def _case(self, case_id):
         case = self.store.get(case_id)
         if case is None:
             raise NotFound(f"no case {case_id}")
         return case
-
-    def _move(self, case, to, reason, principal, correlation_id):
-        moved = _status_move(case, to, reason, principal, correlation_id)
-        self.store.update_case(case["_id"], case["version"], moved["changes"], [moved["entry"]], [moved["event"]])
-        log.info("case_status_changed", from_status=case["status"], to_status=moved["changes"]["status"])
-
-
-def _status_move(case, to, reason, principal, correlation_id) -> dict:
-    """A lifecycle move: the new status, its timeline entry and its event (raises IllegalTransition)."""
-    current = case["status"]
-    target = next_status(current, to, case.get("held_from")).value
-    event = referral_event("case_status_changed", case, correlation_id,
-                           {"from": current, "to": target, "reason": reason, "actor": principal.actor,
-                            "reference": case["reference"]})
-    return {"changes": {"status": target, "held_from": current if target == "on_hold" else None,
-                        **domain.closing_changes(case["_id"], target, TERMINAL_STATUSES)},
-            "entry": timeline_entry(event, f"Case moved from {current} to {target}",
-                                    actor=principal.actor, reason=reason),
-            "event": event}
 
 
 def _agency_for(principal, referral):
@@ -196,14 +147,8 @@ def _agency_for(principal, referral):
 
 
 def _case_summary(doc):
+    """A `case_list` document as GET /cases shows it."""
     visit = doc.get("visit") or {}
     return {"case_id": doc["_id"], "reference": doc["reference"], "status": doc["status"],
             "level": doc["level"], "cir_max": doc["cir_max"], "visit_status": visit.get("status"),
             "visit_priority": visit.get("priority"), "updated_at": doc["updated_at"]}
-
-
-def _case_detail(doc):
-    return CaseDetailSchema().dump({
-        **doc, "case_id": doc["_id"],
-        "timeline": sorted(doc.get("timeline", []), key=lambda e: e["at"]),
-    })

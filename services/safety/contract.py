@@ -13,7 +13,9 @@ OFFICER_ERRORS = (401, 403, 404, 409)
 ROUTES = [
     HEALTH_ROUTE,
     OPENAPI_ROUTE,
-    Route("GET", "/visits", "Visits, most urgent first (priority, then due_by)",
+    Route("GET", "/visits",
+          "Visits a page at a time: open ones first, most urgent first (priority, then due_by), "
+          "then the others, most recently changed first; `open=true` for only the open ones",
           roles=("fire_officer", "coordinator"), query=VisitsQuerySchema, response=VisitListSchema),
     Route("GET", "/visits/{visit_id}", "One visit: only what a crew needs",
           roles=("fire_officer", "coordinator"), response=VisitSchema, errors=(401, 403, 404)),

@@ -13,13 +13,14 @@ from datetime import datetime
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services.common.envelope import new_event
+from services.common.vocabulary import CONSENT_SCOPES
 
 from .triage import RiskInput
 
 PRODUCER = "safety"
-CONSENT_SCOPES = ("all", "fire_service", "contact")
-# consent_withdrawn scopes that withdraw consent to share with the fire service
-FIRE_SERVICE_SCOPES = frozenset({"all", "fire_service"})
+# Internal wake-up: safety publishes it to itself when a visit is raised (or made due sooner),
+# and its handler waits on the broker until due_by. Not part of the contract between services.
+VISIT_DUE = "visit_due"
 # A case moved to this status by the coordinator: consent withdrawn (DOMAIN.md, case lifecycle).
 CASE_CANCELLED = "cancelled"
 
@@ -93,6 +94,12 @@ class CaseErased(_Tolerant):
     actor = fields.String(load_default=None, allow_none=True)
 
 
+class VisitDue(_Tolerant):
+    """visit_due's data: which visit to look at, and when."""
+    visit_id = fields.String(required=True)
+    due_by = fields.AwareDateTime(required=True)
+
+
 def risk_input(referral: dict, *, consent_withdrawn: bool = False) -> RiskInput:
     share = referral["consent"]["share_with_fire_service"] and not consent_withdrawn
     return RiskInput(cir=referral["clutter_image_rating"], **referral["fire_risk"],
@@ -109,17 +116,18 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def visit_status_data(visit: dict, *, actor: str, change: str, **extra) -> dict:
+def visit_status_data(visit: dict, *, previous_status: str, actor: str, change: str, **extra) -> dict:
     """visit_status_changed data from the visit as it is AFTER the change.
 
     referrals sets the case's whole visit from visit_id/status/priority/due_by,
-    so those four are always present; `change` says what happened
+    so those four are always present; `from` is the status it left (the same as
+    `status` when only the priority changed); `change` says what happened
     (`status`, `priority_raised`, `consent_withdrawn`, `case_erased`).
     `reference` is the visit's own, except for `priority_raised`: there it is the
     duplicate referral's that raised it, with the visit's as `case_reference`.
     """
-    data = {"visit_id": visit["_id"], "reference": visit["reference"], "status": visit["status"],
-            "priority": visit["priority"], "due_by": iso(visit["due_by"]), "actor": actor,
+    data = {"visit_id": visit["_id"], "reference": visit["reference"], "from": previous_status,
+            "status": visit["status"], "priority": visit["priority"], "due_by": iso(visit["due_by"]), "actor": actor,
             "change": change}
     if visit.get("scheduled_for"):
         data["scheduled_for"] = iso(visit["scheduled_for"])
@@ -128,6 +136,10 @@ def visit_status_data(visit: dict, *, actor: str, change: str, **extra) -> dict:
         data["actions"] = list(visit.get("actions") or [])
     data.update(extra)
     return data
+
+
+def visit_due_data(visit_id: str, due_by: datetime) -> dict:
+    return {"visit_id": visit_id, "due_by": iso(due_by)}
 
 
 def visit_overdue_data(visit: dict) -> dict:

@@ -34,7 +34,7 @@ class TriageRulesFile(DependencyProvider):
 class ConfiguredTimer(Timer):
     """nameko's Timer with its interval read from config at setup (not fixed at import).
 
-    `@ConfiguredTimer.decorator("OVERDUE_CHECK_SECONDS", default=60)`
+    `@ConfiguredTimer.decorator("OVERDUE_SWEEP_SECONDS", default=300)`
     """
 
     def __init__(self, config_key: str, default: float, eager: bool = False, **kwargs):

@@ -11,8 +11,6 @@ from services.common.envelope import utcnow
 from services.common.idempotency import insert_once
 from services.common.mongo import Repository
 
-from .lifecycle import OPEN_STATUSES
-
 # What GET /visits and the officer moves never read back.
 _INTERNAL = {"outbox": 0, "applied_events": 0}
 
@@ -37,20 +35,20 @@ class VisitRepository(Repository):
         return self.db["privacy_requests"]
 
     def ensure_indexes(self) -> None:
-        self.assessments.create_index("source_event_id", unique=True)
+        # On MongoDB these serve the lookups; FerretDB/SQLite answers top-level string equality
+        # and _id itself, which is why every read below is one of those.
         self.assessments.create_index("active_slot", unique=True)  # one active visit per case
         self.assessments.create_index("case_id")
-        self.assessments.create_index([("raised", 1), ("status", 1), ("priority_rank", 1), ("due_by", 1)])
-        self.assessments.create_index([("overdue_notified", 1), ("due_by", 1)])
-        self.assessments.create_index("outbox_pending")
+        self.assessments.create_index([("status", 1), ("priority", 1)])
         self.privacy_requests.create_index("case_id")
 
     # -- assessments and visits ------------------------------------------
     def record_assessment(self, assessment: dict, events: list[dict]) -> bool:
         """Store a triage decision and its events once per referral_received event.
 
-        False if this event was recorded before; ActiveVisitExists if it raises a
-        visit while the case already has an active one.
+        The assessment's _id derives from the event id, so False means this event
+        was recorded before; ActiveVisitExists if it raises a visit while the case
+        already has an active one.
         """
         now = utcnow()
         try:
@@ -58,12 +56,9 @@ class VisitRepository(Repository):
                                                            "created_at": now, "updated_at": now}, events)
         except DuplicateKeyError:
             # the server does not say which unique index refused it: look
-            if self.assessment_for_event(assessment["source_event_id"]) is not None:
+            if self.get_assessment(assessment["_id"]) is not None:
                 return False
             raise ActiveVisitExists(assessment["case_id"]) from None
-
-    def assessment_for_event(self, source_event_id: str) -> dict | None:
-        return self.assessments.find_one({"source_event_id": source_event_id}, {"_id": 1})
 
     def active_visit(self, case_id: str) -> dict | None:
         return self.assessments.find_one({"active_slot": case_id}, {"outbox": 0})
@@ -75,16 +70,22 @@ class VisitRepository(Repository):
         return list(self.assessments.find({"case_id": case_id}, {"outbox": 0}))
 
     def get_visit(self, visit_id: str) -> dict | None:
-        return self.assessments.find_one({"_id": visit_id, "raised": True}, _INTERNAL)
+        # a lone _id equality (the primary key everywhere); `raised` is checked here
+        visit = self.assessments.find_one({"_id": visit_id}, _INTERNAL)
+        return visit if visit and visit.get("raised") else None
 
-    def list_visits(self, *, status=None, priority=None) -> list[dict]:
-        query = {"raised": True}
-        if status:
-            query["status"] = status
+    def visits_with_status(self, status: str, priority: str | None = None) -> list[dict]:
+        """Visits in one status (only raised visits have one): plain string equality, no ranges."""
+        query = {"status": status}
         if priority:
             query["priority"] = priority
-        return list(self.assessments.find(query, _INTERNAL)
-                    .sort([("priority_rank", pymongo.ASCENDING), ("due_by", pymongo.ASCENDING)]))
+        return list(self.assessments.find(query, _INTERNAL))
+
+    def count_with_status(self, status: str, priority: str | None = None) -> int:
+        query = {"status": status}
+        if priority:
+            query["priority"] = priority
+        return self.assessments.count_documents(query)
 
     def change_visit(self, visit_id: str, version: int, changes: dict, events: list[dict],
                      applied_event: str | None = None) -> None:
@@ -100,12 +101,6 @@ class VisitRepository(Repository):
             update["$push"] = {"applied_events": applied_event}
         if not self.update_with_events("assessments", doc_filter, update, events).matched_count:
             raise StaleVisit(visit_id)
-
-    # -- overdue ------------------------------------------------------------
-    def overdue_candidates(self, now: datetime, limit: int = 100) -> list[dict]:
-        return list(self.assessments.find(
-            {"raised": True, "overdue_notified": False, "status": {"$in": sorted(OPEN_STATUSES)},
-             "due_by": {"$lt": now}}, {"outbox": 0, "applied_events": 0}).limit(limit))
 
     def claim_overdue(self, visit: dict, event: dict, now: datetime) -> bool:
         """Mark the visit overdue with its visit_overdue event in one conditional write.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_dump, validate, validates
 
 from services.common.fields import UtcDateTime
 
@@ -17,10 +17,12 @@ from services.common.envelope import utcnow
 
 from .lifecycle import OUTCOME_STATUSES, VisitStatus
 from .triage import RISK_FLAGS, VISIT_PRIORITIES
+from .visits import is_overdue
 
 VISIT_STATUSES = tuple(status.value for status in VisitStatus)
 OUTCOMES = tuple(sorted(status.value for status in OUTCOME_STATUSES))
 NOTES_MAX = 2000
+MAX_PER_PAGE = 100
 # A booking further ahead than this is almost certainly a typo in the year.
 SCHEDULE_HORIZON = timedelta(days=366)
 
@@ -59,10 +61,18 @@ class _StrictSchema(Schema):
 
 
 class VisitsQuerySchema(_StrictSchema):
-    """``GET /visits`` query string."""
+    """``GET /visits`` query string (values arrive as strings, so numbers are not strict)."""
 
     status = _one_of(VISIT_STATUSES)
     priority = _one_of(VISIT_PRIORITIES)
+    open = fields.Boolean(
+        truthy={"true"}, falsy={"false"},
+        metadata={"description": "true: only visits awaiting the fire service (requested, acknowledged, "
+                                 "scheduled); false: only the others"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000,
+                                                                 error="must be from {min} to {max}"))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE,
+                                                                      error="must be from {min} to {max}"))
 
 
 class AcknowledgeRequestSchema(_StrictSchema):
@@ -141,7 +151,8 @@ class VisitSchema(_ResponseSchema):
     priority = _one_of(VISIT_PRIORITIES, required=True)
     status = _one_of(VISIT_STATUSES, required=True)
     due_by = UtcDateTime(required=True)
-    overdue = fields.Boolean(required=True, attribute="overdue_notified")
+    overdue = fields.Boolean(required=True, metadata={
+        "description": "Announced overdue, or still awaiting the fire service past due_by"})
     rule = fields.String(required=True, metadata={"description": "The triage rule that set the priority"})
     person = fields.Nested(CrewPersonSchema, required=True, allow_none=True)
     risk = fields.Nested(VisitRiskSchema, required=True)
@@ -154,6 +165,16 @@ class VisitSchema(_ResponseSchema):
     created_at = UtcDateTime(required=True)
     updated_at = UtcDateTime(required=True)
 
+    @pre_dump
+    def _flag_overdue(self, visit: dict, **kwargs: Any) -> dict:
+        return {**visit, "overdue": is_overdue(visit, utcnow())}
+
 
 class VisitListSchema(_ResponseSchema):
+    """One page: open visits first, most urgent first (priority, then due_by); then the others,
+    most recently changed first."""
+
     items = fields.List(fields.Nested(VisitSchema), required=True)
+    total = fields.Integer(required=True, metadata={"description": "Visits matching the query, on every page"})
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)

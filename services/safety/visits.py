@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from services.common.vocabulary import CASE_ERASED
+
 from .events import visit_status_data
-from .lifecycle import TERMINAL_STATUSES, VisitStatus, next_status
+from .lifecycle import OPEN_STATUSES, TERMINAL_STATUSES, VisitStatus, next_status
 from .triage import PRIORITIES, TriageDecision
 
 PRIORITY_RANK = {priority: rank for rank, priority in enumerate(PRIORITIES)}  # very_high = 0
 
 # Why an assessment raised no visit, beyond triage's own reasons.
 REASON_VISIT_ALREADY_OPEN = "visit_already_open"
-REASON_CASE_ERASED = "case_erased"
+REASON_CASE_ERASED = CASE_ERASED
 
 
 def is_active(visit: dict | None) -> bool:
@@ -27,6 +29,16 @@ def is_active(visit: dict | None) -> bool:
     """
     return bool(visit and visit.get("raised") and visit.get("status")
                 and VisitStatus(visit["status"]) not in TERMINAL_STATUSES)
+
+
+def is_open(visit: dict | None) -> bool:
+    """Awaiting the fire service: the statuses checked against due_by."""
+    return bool(visit and visit.get("raised") and visit.get("status") in OPEN_STATUSES)
+
+
+def is_overdue(visit: dict, now: datetime) -> bool:
+    """Announced overdue, or open and past due_by (the wake-up may be a moment behind)."""
+    return bool(visit.get("overdue_notified")) or (is_open(visit) and visit["due_by"] <= now)
 
 
 def active_slot(visit_id: str, case_id: str, status: str | None) -> str:
@@ -60,7 +72,8 @@ def move(visit: dict, to: str, *, actor: str, now: datetime, **fields) -> tuple[
     status = next_status(visit["status"], to).value
     changes = {"status": status, "active_slot": active_slot(visit["_id"], visit["case_id"], status),
                f"status_times.{status}": now, **fields}
-    return changes, visit_status_data({**visit, **changes}, actor=actor, change="status")
+    return changes, visit_status_data({**visit, **changes}, previous_status=visit["status"], actor=actor,
+                                      change="status")
 
 
 def raise_priority(visit: dict, decision: TriageDecision, *, reference: str,
@@ -76,7 +89,8 @@ def raise_priority(visit: dict, decision: TriageDecision, *, reference: str,
                "due_by": due_by, "rule": decision.rule,
                "risk": {"cir_max": decision.cir_max, "flags": list(decision.flags)},
                "priority_raised_at": now}
-    data = visit_status_data({**visit, **changes}, actor="safety:triage", change="priority_raised",
+    data = visit_status_data({**visit, **changes}, previous_status=visit["status"], actor="safety:triage",
+                             change="priority_raised",
                              previous_priority=visit["priority"], rule=decision.rule,
                              reference=reference, case_reference=visit["reference"])
     return changes, data

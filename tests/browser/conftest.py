@@ -17,6 +17,7 @@ from services.notifications.service import NotificationsService
 from services.portal.service import PortalService
 from services.referrals.service import ReferralsService
 from services.safety.service import SafetyService
+from tests.conftest import MONGO_URI
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -80,6 +81,7 @@ def portal(container_factory, service_config, monkeypatch, databases):
                         NOTIFICATIONS_URL=urls["notifications"])
     container_factory(PortalService, config).start()
     base = f"http://{config['WEB_SERVER_ADDRESS']}"
+    monkeypatch.setenv("MONGO_URI", MONGO_URI)          # the CLI, run in a test, uses the tests' database
     monkeypatch.setenv("AUTH_DB", databases["auth"])
     monkeypatch.setenv("PORTAL_PUBLIC_URL", base)
     return Portal(base, urls)

@@ -1,10 +1,15 @@
 """Fixtures shared by the integration tests (the real peers live in notifications_peers.py)."""
+import json
+
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 
 from services.notifications.service import NotificationsService
+from services.referrals.service import ReferralsService
 from tests.conftest import free_port
 from tests.integration.notifications_peers import EventTap, Mailbox, Notifications, SmsProvider
+from tests.support import referral
 
 
 @pytest.fixture
@@ -44,3 +49,34 @@ def start_notifications(container_factory, service_config, mongo_client, databas
         container.start()
         return Notifications(container, config, mongo_client[databases["notifications"]])
     return start
+
+
+@pytest.fixture
+def api(container_factory, service_config, tokens, mongo_client, databases):
+    config = service_config("referrals")
+    container = container_factory(ReferralsService, config)
+    container.start()
+    return Api(f"http://{config['WEB_SERVER_ADDRESS']}", tokens, config, container,
+               mongo_client[databases["referrals"]]["cases"])
+
+
+class Api:
+    def __init__(self, base, tokens, config, container, cases):
+        self.base, self.tokens, self.config, self.container, self.cases = base, tokens, config, container, cases
+
+    def call(self, method, path, who, body=None, headers=None, **kwargs):
+        headers = {"Authorization": f"Bearer {self.tokens[who]}", **(headers or {})}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            kwargs["data"] = json.dumps(body)
+        return requests.request(method, f"{self.base}{path}", headers=headers, timeout=15, **kwargs)
+
+    def refer(self, body=None, who="mind", key=None):
+        return self.call("POST", "/referrals", who, body or referral(),
+                         headers={"Idempotency-Key": key} if key else None)
+
+    def case(self, case_id):
+        return self.call("GET", f"/cases/{case_id}", "coordinator").json()
+
+    def move(self, case_id, to, reason="checked with the person"):
+        return self.call("POST", f"/cases/{case_id}/transitions", "coordinator", {"to": to, "reason": reason})

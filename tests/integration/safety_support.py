@@ -15,9 +15,10 @@ from tests.support import wait_until
 def start_safety(container_factory, service_config, **config):
     """A started SafetyService; returns (container, base_url, config).
 
-    The overdue check is off (an hour) unless a test sets OVERDUE_CHECK_SECONDS.
+    The overdue safety-net sweep is off (an hour) unless a test sets OVERDUE_SWEEP_SECONDS, so
+    overdue visits are announced by their broker-delayed wake-ups alone.
     """
-    config = service_config("safety", **{"OVERDUE_CHECK_SECONDS": 3600, **config})
+    config = service_config("safety", **{"OVERDUE_SWEEP_SECONDS": 3600, **config})
     container = container_factory(SafetyService, config)
     container.start()
     return container, f"http://{config['WEB_SERVER_ADDRESS']}", config

@@ -43,7 +43,8 @@ def test_stack_up_says_what_to_install_without_go_or_mongo_uri(monkeypatch, tmp_
 
 def test_stack_status_reports_each_component(monkeypatch):
     monkeypatch.setenv("REFERRALS_PORT", "1")  # nothing listens there
-    result = refhub("stack", "status", env={"REFERRALS_PORT": "1", "SAFETY_PORT": "1", "NOTIFICATIONS_PORT": "1"})
+    result = refhub("stack", "status", env={"REFERRALS_PORT": "1", "SAFETY_PORT": "1", "NOTIFICATIONS_PORT": "1",
+                                            "MONGO_URI": MONGO_URI})
     lines = dict(line.split() for line in result.stdout.strip().splitlines())
     assert lines["rabbitmq"] == "up" and lines["database"] == "up"
     assert lines["referrals"] == "down"

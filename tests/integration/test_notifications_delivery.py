@@ -164,7 +164,9 @@ def test_a_redelivered_referral_sends_nothing_twice(start_notifications, mailbox
 
 def test_a_message_claimed_by_a_sender_that_died_goes_once_its_lease_ends(start_notifications,
                                                                           mailbox):
-    service = start_notifications(**smtp(mailbox), NOTIFY_TRIAGE_WAIT_SECONDS=0.2)
+    """No wake-up is coming for these: the safety-net sweep finds the expired lease."""
+    service = start_notifications(**smtp(mailbox), NOTIFY_TRIAGE_WAIT_SECONDS=0.2,
+                                  NOTIFY_SWEEP_SECONDS=0.3)
     referral = referral_received()
     service.publish(referral)
     wait_until(lambda: service.settled(referral["case_id"]), message="all sent")

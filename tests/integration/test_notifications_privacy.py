@@ -60,9 +60,13 @@ def test_quiet_hours_defer_the_person_but_not_the_professionals(start_notificati
 
 
 def test_a_message_due_in_quiet_hours_is_put_back_not_sent(start_notifications, mailbox):
-    """The coordinator retried it, or it was planned before quiet hours began: checked again at send."""
+    """The coordinator retried it, or it was planned before quiet hours began: checked again at send.
+
+    Its due time is moved without a wake-up, so the sweep (as for a lost wake-up) wakes it.
+    """
     spec, end = quiet_now()
-    service = start_notifications(**smtp(mailbox), QUIET_HOURS=spec, NOTIFY_TRIAGE_WAIT_SECONDS=0.2)
+    service = start_notifications(**smtp(mailbox), QUIET_HOURS=spec, NOTIFY_TRIAGE_WAIT_SECONDS=0.2,
+                                  NOTIFY_SWEEP_SECONDS=0.3, NOTIFY_SWEEP_MARGIN_SECONDS=0)
     referral = referral_received()
     service.publish(referral)
     service.wait_status(referral["case_id"], "referrer_receipt", "sent")

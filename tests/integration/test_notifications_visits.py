@@ -27,6 +27,8 @@ def alerted_visit(start_notifications, mailbox):
     requested = visit_requested(referral)
     service.publish(requested)
     service.wait_status(referral["case_id"], "fire_service_alert", "sent")
+    # each message has its own wake-up, so the others may still be on their way
+    wait_until(lambda: service.settled(referral["case_id"]), message="the first messages")
     return service, referral, requested
 
 
@@ -153,6 +155,7 @@ def test_back_from_on_hold_invites_and_tells_nobody_again(start_notifications, m
     referral = referral_received()
     case_id = referral["case_id"]
     service.publish(referral)
+    service.wait_status(case_id, "referrer_receipt", "sent")  # each message goes on its own wake-up
 
     def move(frm, to):
         service.publish(follow_up("case_status_changed", referral, "referrals", **{

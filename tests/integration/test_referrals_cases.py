@@ -2,46 +2,13 @@
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 
 from services.common.envelope import new_event
-from services.referrals.service import ReferralsService
 from tests.support import referral
-
-
-@pytest.fixture
-def api(container_factory, service_config, tokens, mongo_client, databases):
-    config = service_config("referrals")
-    container = container_factory(ReferralsService, config)
-    container.start()
-    return Api(f"http://{config['WEB_SERVER_ADDRESS']}", tokens, config, container,
-               mongo_client[databases["referrals"]]["cases"])
-
-
-class Api:
-    def __init__(self, base, tokens, config, container, cases):
-        self.base, self.tokens, self.config, self.container, self.cases = base, tokens, config, container, cases
-
-    def call(self, method, path, who, body=None, headers=None, **kwargs):
-        headers = {"Authorization": f"Bearer {self.tokens[who]}", **(headers or {})}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-            kwargs["data"] = json.dumps(body)
-        return requests.request(method, f"{self.base}{path}", headers=headers, timeout=15, **kwargs)
-
-    def refer(self, body=None, who="mind", key=None):
-        return self.call("POST", "/referrals", who, body or referral(),
-                         headers={"Idempotency-Key": key} if key else None)
-
-    def case(self, case_id):
-        return self.call("GET", f"/cases/{case_id}", "coordinator").json()
-
-    def move(self, case_id, to, reason="checked with the person"):
-        return self.call("POST", f"/cases/{case_id}/transitions", "coordinator", {"to": to, "reason": reason})
 
 
 # -- idempotency ---------------------------------------------------------------------
@@ -228,6 +195,7 @@ def test_timeline_takes_each_event_once_in_time_order(api):
             dispatch(source, event["event_type"], event)
     timeline = api.case(case_id)["timeline"]
     assert [e["type"] for e in timeline] == ["visit_requested", "referral_received", "notification_sent"]
+    assert timeline[0]["summary"] == "Home Fire Safety Visit requested (high priority, due by Fri 4 Dec, 10:00)"
     case = api.case(case_id)
     assert case["visit"]["priority"] == "high"
     assert case["visit"]["status"] == "requested"

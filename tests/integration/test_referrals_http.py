@@ -89,7 +89,7 @@ def test_health_answers_when_broker_and_database_do(referrals):
     assert response.json()["status"] == "ok"
 
 
-@pytest.mark.parametrize("method,path", [("GET", "/nope"), ("DELETE", "/referrals"), ("PUT", "/cases/x")])
+@pytest.mark.parametrize("method,path", [("GET", "/nope"), ("DELETE", "/referral"), ("PUT", "/cases/x/y")])
 def test_unknown_routes_answer_in_json(referrals, method, path):
     base, _ = referrals
     response = requests.request(method, f"{base}{path}", timeout=10)

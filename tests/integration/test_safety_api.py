@@ -232,7 +232,8 @@ def test_an_assessment_without_a_visit_is_not_a_visit(safety, tokens, mongo_clie
     assessment = mongo_client[databases["safety"]]["assessments"].find_one({"case_id": "case-low"})
     assert assessment["raised"] is False and assessment["person"] is None
     officer = auth(tokens["fire_officer"])
-    assert requests.get(f"{url}/visits", headers=officer, timeout=10).json() == {"items": []}
+    assert requests.get(f"{url}/visits", headers=officer, timeout=10).json() == {
+        "items": [], "total": 0, "page": 1, "per_page": 50}
     assert requests.get(f"{url}/visits/{assessment['_id']}", headers=officer, timeout=10).status_code == 404
     assert post(url, f"/visits/{assessment['_id']}/acknowledge", tokens["fire_officer"]).status_code == 404
 
@@ -329,7 +330,9 @@ def test_openapi_document_publishes_every_safety_route(safety):
     assert schemas["ScheduleRequest"]["required"] == ["scheduled_for"]
     assert set(schemas["CrewPerson"]["properties"]) == {"name", "address", "phone", "preferred_contact",
                                                         "access_needs"}
-    assert {p["name"] for p in document["paths"]["/visits"]["get"]["parameters"]} == {"status", "priority"}
+    assert {p["name"] for p in document["paths"]["/visits"]["get"]["parameters"]} == {
+        "status", "priority", "open", "page", "per_page"}
+    assert set(schemas["VisitList"]["required"]) == {"items", "total", "page", "per_page"}
     assert "409" in document["paths"]["/visits/{visit_id}/acknowledge"]["post"]["responses"]
     assert "Roles: fire_officer" == outcome["description"]
 

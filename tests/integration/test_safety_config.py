@@ -1,4 +1,4 @@
-"""The safety service reads its triage rules and overdue interval from config at start."""
+"""The safety service reads its triage rules and overdue sweep interval from config at start."""
 import json
 from datetime import datetime, timedelta
 from importlib.resources import files
@@ -68,7 +68,7 @@ def test_a_missing_rules_file_stops_the_service(container_factory, service_confi
 
 
 @pytest.mark.parametrize("interval", ["soon", 0, -5])
-def test_a_bad_overdue_interval_stops_the_service(container_factory, service_config, interval):
-    container = container_factory(SafetyService, service_config("safety", OVERDUE_CHECK_SECONDS=interval))
-    with pytest.raises(ValueError, match="OVERDUE_CHECK_SECONDS"):
+def test_a_bad_overdue_sweep_interval_stops_the_service(container_factory, service_config, interval):
+    container = container_factory(SafetyService, service_config("safety", OVERDUE_SWEEP_SECONDS=interval))
+    with pytest.raises(ValueError, match="OVERDUE_SWEEP_SECONDS"):
         container.start()

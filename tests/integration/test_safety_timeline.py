@@ -19,7 +19,7 @@ def start(container_factory, service_config, rabbit_config):
               routing_key="case_status_changed", durable=False)(conn.default_channel).declare()
     urls = {}
     for service_cls in (ReferralsService, SafetyService):
-        config = service_config(service_cls.name, OVERDUE_CHECK_SECONDS=3600)
+        config = service_config(service_cls.name, OVERDUE_SWEEP_SECONDS=3600)
         container_factory(service_cls, config).start()
         urls[service_cls.name] = f"http://{config['WEB_SERVER_ADDRESS']}"
     return urls

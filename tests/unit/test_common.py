@@ -36,8 +36,11 @@ def test_outbox_events_ride_in_the_same_update_as_the_change():
     entries = [update["$set"][f"outbox.{e['event_id']}"] for e in (first, second)]
     assert entries[0]["seq"] < entries[1]["seq"]  # publication keeps causal order
     assert with_outbox({"$set": {"x": 1}}, []) == {"$set": {"x": 1}}
+    assert update["$set"]["outbox_waiting"] is True  # the sweep's marker, in the same write
     inserted = outbox_fields([first])
     assert inserted["outbox_pending"] == 1 and first["event_id"] in inserted["outbox"]
+    assert inserted["outbox_waiting"] is True
+    assert outbox_fields([])["outbox_waiting"] is False
 
 
 def test_field_errors_are_flattened_to_dotted_paths():

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from services.notifications.messages import (
-    CONSENT_WITHDRAWN, DO_NOT_CONTACT, NO_CONTACT_DETAIL, load_group, mobile_number, plan_messages,
+    CONSENT_WITHDRAWN, DO_NOT_CONTACT, NO_CONTACT_DETAIL, load_group, plan_messages,
     triage_of,
 )
 
@@ -169,21 +169,6 @@ def test_do_not_contact_suppresses_person_messages_only(event_type, data):
     assert [m.suppressed for m in person] == [DO_NOT_CONTACT]
     assert person[0].channel == "email"  # still planned on the channel it would have used
     assert all(m.suppressed is None for m in others)
-
-
-@pytest.mark.parametrize("phone, expected", [
-    ("07700 900123", "+447700900123"),
-    ("+447700900123", "+447700900123"),
-    ("0044 7700 900123", "+447700900123"),
-    ("(07700) 900-123", "+447700900123"),
-    ("020 8123 4567", None),
-    ("0800 123 4567", None),
-    ("0770090012", None),
-    ("", None),
-    (None, None),
-])
-def test_mobile_number(phone, expected):
-    assert mobile_number(phone) == expected
 
 
 TRIAGED = make_contacts(triage={"priority": "very_high", "visit": "requested"})

@@ -71,10 +71,20 @@ def test_no_quiet_hours(spec):
 
 
 @pytest.mark.parametrize("spec", ["20:00", "25:00-09:00", "20:00-9:00", "20:60-09:00",
-                                  "09:00-09:00", "evening", "20:00-09:00-10:00"])
+                                  "09:00-09:00", "evening", "20:00-09:00-10:00", "20:00:60-09:00",
+                                  "20:00:5-09:00", "09:00:00-09:00"])
 def test_bad_quiet_hours_are_refused(spec):
     with pytest.raises(ValueError):
         parse_quiet_hours(spec)
+
+
+@pytest.mark.parametrize("moment, expected", [
+    ("2026-11-25T20:00:29", "2026-11-25T20:00:29"),
+    ("2026-11-25T20:00:30", "2026-11-26T09:00:15"),
+    ("2026-11-26T09:00:14", "2026-11-26T09:00:15"),
+])
+def test_seconds_make_a_window_precise_to_the_second(moment, expected):
+    assert parse_quiet_hours("20:00:30-09:00:15").next_allowed(utc(moment)) == utc(expected)
 
 
 def test_spaces_around_the_dash_are_fine():

@@ -140,7 +140,7 @@ def test_an_outcome_move_publishes_the_outcome_but_never_the_notes():
                                 actions=["smoke_alarm_fitted"], notes="Door code 4411")
     assert changes["status"] == "completed" and changes["active_slot"] == "v-1"
     assert changes["notes"] == "Door code 4411" and changes["status_times.completed"] == NOW
-    assert data == {"visit_id": "v-1", "reference": "HRW-2026-000001", "status": "completed",
+    assert data == {"visit_id": "v-1", "reference": "HRW-2026-000001", "from": "scheduled", "status": "completed",
                     "priority": "medium", "due_by": (NOW + timedelta(days=30)).isoformat(),
                     "scheduled_for": (NOW + timedelta(days=1)).isoformat(), "outcome": "completed",
                     "actions": ["smoke_alarm_fitted"], "actor": "fire_officer:k1", "change": "status"}
@@ -150,6 +150,7 @@ def test_rebooking_after_no_access_does_not_repeat_the_old_outcome():
     changes, data = visits.move(a_visit("no_access", outcome="no_access", actions=[]), "scheduled",
                                 actor="fire_officer:k1", now=NOW, scheduled_for=NOW + timedelta(days=2))
     assert data["status"] == "scheduled" and "outcome" not in data and "actions" not in data
+    assert data["from"] == "no_access"
     assert changes["active_slot"] == "case-1"
 
 
@@ -177,7 +178,7 @@ def test_a_raised_priority_is_the_verdict_for_the_duplicate_under_its_own_refere
     urgent = decision(7, smoker=True)
     changes, data = visits.raise_priority(a_visit("scheduled"), urgent, reference="HRW-2026-000002", now=NOW)
     assert "reference" not in changes  # the visit keeps the reference of the referral that raised it
-    assert data == {"visit_id": "v-1", "status": "scheduled", "priority": "very_high",
+    assert data == {"visit_id": "v-1", "from": "scheduled", "status": "scheduled", "priority": "very_high",
                     "due_by": urgent.due_by.isoformat(), "previous_priority": "medium",
                     "change": "priority_raised", "reference": "HRW-2026-000002",
                     "case_reference": "HRW-2026-000001", "actor": "safety:triage", "rule": urgent.rule}
@@ -189,6 +190,7 @@ def test_a_privacy_request_cancels_an_active_visit_and_drops_the_person(status):
     assert changes["person"] is None and changes["status"] == "cancelled" and changes["active_slot"] == "v-1"
     assert "notes" not in changes  # officers' own record stays unless the case is erased
     assert (data["status"], data["change"], data["actor"]) == ("cancelled", "consent_withdrawn", "coordinator:k1")
+    assert data["from"] == status
 
 
 @pytest.mark.parametrize("status", ["completed", "declined", "cancelled"])

@@ -1,0 +1,82 @@
+"""A coordinator's work on a case: lifecycle moves, consent withdrawal and erasure.
+
+Each verb reads nothing itself: it takes the case as read, decides the change,
+its timeline entries and its events, and writes them in one version-checked
+update (`store.update_case`), so two coordinators acting at once cannot both
+win (the loser gets StaleCase, a 409). The HTTP layer only loads the request
+and calls these.
+"""
+from __future__ import annotations
+
+from services.common.envelope import utcnow
+from services.common.http import Conflict
+from services.common.logs import get_logger
+from services.common.vocabulary import CONSENT_ALL
+
+from . import domain
+from .events import referral_event, timeline_entry
+from .lifecycle import TERMINAL_STATUSES, CaseStatus, next_status
+
+log = get_logger(__name__)
+
+
+def status_move(case, to, reason, principal, correlation_id) -> dict:
+    """A lifecycle move: the new status, its timeline entry and its event (raises IllegalTransition)."""
+    current = case["status"]
+    target = next_status(current, to, case.get("held_from")).value
+    event = referral_event("case_status_changed", case, correlation_id,
+                           {"from": current, "to": target, "reason": reason, "actor": principal.actor,
+                            "reference": case["reference"]})
+    return {"changes": {"status": target, "held_from": current if target == "on_hold" else None,
+                        **domain.closing_changes(case["_id"], target, TERMINAL_STATUSES)},
+            "entry": timeline_entry(event, f"Case moved from {current} to {target}",
+                                    actor=principal.actor, reason=reason),
+            "event": event}
+
+
+def move(store, case, to, reason, principal, correlation_id) -> None:
+    moved = status_move(case, to, reason, principal, correlation_id)
+    store.update_case(case["_id"], case["version"], moved["changes"], [moved["entry"]], [moved["event"]])
+    log.info("case_status_changed", from_status=case["status"], to_status=moved["changes"]["status"])
+
+
+def withdraw_consent(store, case, scope, reason, principal, correlation_id) -> None:
+    """Consent off for the scope's purposes; withdrawing it all also cancels an open case."""
+    if case.get("erased_at"):
+        raise Conflict("this case was erased; there is no consent left to withdraw")
+    event = referral_event("consent_withdrawn", case, correlation_id,
+                           {"scope": scope, "reason": reason, "actor": principal.actor})
+    changes = {"consent": domain.consent_after_withdrawal(case["consent"], scope, at=utcnow(),
+                                                          actor=principal.actor, reason=reason)}
+    entries = [timeline_entry(event, f"Consent withdrawn ({scope})", actor=principal.actor, reason=reason)]
+    events = [event]
+    if scope == CONSENT_ALL and case["status"] not in TERMINAL_STATUSES:
+        moved = status_move(case, CaseStatus.CANCELLED, "consent withdrawn", principal, correlation_id)
+        changes.update(moved["changes"])
+        entries.append(moved["entry"])
+        events.append(moved["event"])
+    store.update_case(case["_id"], case["version"], changes, entries, events)
+    log.info("consent_withdrawn", scope=scope)
+
+
+def erase(store, case, reason, principal, correlation_id) -> bool:
+    """Personal data out of the case, its timeline's free text and its parked events; False if done before."""
+    if case.get("erased_at"):
+        return False
+    event = referral_event("case_erased", case, correlation_id, {"actor": principal.actor})
+    changes = domain.erased_case(case, at=utcnow())
+    entries = [timeline_entry(event, "Personal data erased on request", actor=principal.actor, reason=reason)]
+    events = [event]
+    if case["status"] not in TERMINAL_STATUSES:
+        moved = status_move(case, CaseStatus.CANCELLED, "personal data erased on request", principal,
+                            correlation_id)
+        changes.update(moved["changes"])
+        entries.insert(0, moved["entry"])
+        events.insert(0, moved["event"])
+    # coordinators' reasons are free text and may name the person: they go too
+    changes["timeline"] = [{**e, "reason": None} for e in case.get("timeline", [])] + \
+        [{**e, "reason": None} for e in entries]
+    store.update_case(case["_id"], case["version"], changes, [], events)
+    store.erase_parked_events(case["_id"])
+    log.info("case_erased", reason_given=bool(reason))
+    return True

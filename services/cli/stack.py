@@ -522,7 +522,7 @@ def up(settings: Settings, infra_only: bool = False) -> None:
     if infra_only:
         return
     start_services(settings)
-    say("the services and the portal are up. Create an account: refhub users create --email E --role coordinator")
+    say("all three services are up, and the portal. Create an account: refhub users create --email E --role coordinator")
 
 
 def down(settings: Settings) -> None:

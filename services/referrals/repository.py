@@ -64,6 +64,11 @@ class CaseRepository(Repository):
         self.cases.create_index("open_person_slot", unique=True)
         if self.migrate_once("lookups+case_list"):
             self._backfill_lookups_and_listings()
+        if self.migrate_once("case_list.referrals"):
+            # listings written before they carried their referrals (GET /referrals reads them): a one-off pass
+            for case in self.cases.find({}, {"referrals.reference": 1, "referrals.agency": 1,
+                                             "referrals.received_at": 1}):
+                self.case_list.update_one({"_id": case["_id"]}, {"$set": {"referrals": listed_referrals(case)}})
 
     def _backfill_lookups_and_listings(self) -> None:
         """Cases stored before `lookups` and `case_list` existed (a one-off read of every case)."""
@@ -252,6 +257,12 @@ def search_term(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def listed_referrals(case: dict) -> list[dict]:
+    """Each referral's reference, agency and date: what the referrers' own lists show."""
+    return [{"reference": r["reference"], "agency": r.get("agency"), "received_at": r.get("received_at")}
+            for r in case.get("referrals", []) if r.get("reference")]
+
+
 def listing_of(case: dict) -> dict:
     """A case's line in the coordinator's list: only what the list shows, sorts and searches on."""
     person = case.get("person") or {}
@@ -265,7 +276,6 @@ def listing_of(case: dict) -> dict:
             "open": case.get("open", True), "urgency": case.get("urgency", 0),
             "created_at": case.get("created_at"), "updated_at": case.get("updated_at"),
             # each referral's reference, agency and date: the referrers' own lists (GET /referrals)
-            "referrals": [{"reference": r["reference"], "agency": r.get("agency"), "received_at": r.get("received_at")}
-                          for r in case.get("referrals", []) if r.get("reference")],
+            "referrals": listed_referrals(case),
             # erasure empties the person, so a rebuilt listing can no longer be found by name
             "search": search_term(" | ".join(w for w in words if w))}

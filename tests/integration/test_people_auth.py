@@ -91,3 +91,19 @@ def test_only_hashes_of_secrets_are_stored(people):
     stored = json.dumps([*people.sessions.find(), *people.people.find()], default=str)
     assert token not in stored and PASSWORD not in stored
     assert people.find("sam@example.org")["password_hash"].startswith("$argon2id$")
+
+
+def test_listings_written_before_they_carried_referrals_are_filled_in_once(referrals, people, mongo_client,
+                                                                         databases):
+    from services.referrals.repository import CaseRepository
+
+    sam = session_for(people, "sam@example.org", "partner", "mind")
+    sent = requests.post(f"{referrals}/referrals", data=json.dumps(referral()), headers=bearer(sam), timeout=10)
+    assert sent.status_code == 201, sent.text
+    db = mongo_client[databases["referrals"]]
+    db["case_list"].update_many({}, {"$unset": {"referrals": ""}})       # as an older version wrote them
+    db["migrations"].delete_one({"_id": "case_list.referrals"})
+    assert requests.get(f"{referrals}/referrals", headers=bearer(sam), timeout=10).json()["total"] == 0
+    CaseRepository(db).ensure_indexes()
+    listing = requests.get(f"{referrals}/referrals", headers=bearer(sam), timeout=10).json()
+    assert [item["reference"] for item in listing["items"]] == [sent.json()["reference"]]

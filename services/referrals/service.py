@@ -18,9 +18,9 @@ from .contract import OPENAPI
 from .events import TIMELINE_SOURCES, summarise, timeline_entry
 from .lifecycle import IllegalTransition
 from .repository import CaseRepository, StaleCase
-from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, ConsentWithdrawalSchema,
-                      ErasureRequestSchema, ReferralListSchema, ReferralSchema, ReferralsQuerySchema,
-                      ReferralStatusSchema, TransitionRequestSchema)
+from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
+                      ConsentWithdrawalSchema, ErasureRequestSchema, ReferralListSchema, ReferralSchema,
+                      ReferralsQuerySchema, ReferralStatusSchema, TransitionRequestSchema)
 
 configure_logging()
 log = get_logger(__name__)
@@ -56,8 +56,19 @@ class ReferralsService(common_http.ServiceHttp):
         # a partner sees only its own agency's referrals; the filter is the service's, not the caller's
         agency = principal.agency if principal.role == "partner" else None
         rows, total = self.store.list_referrals(agency=agency, **query)
-        return ReferralListSchema().dump({"items": rows, "total": total, "page": query["page"],
+        items = [item for item in (self._referral_item(row) for row in rows) if item]
+        return ReferralListSchema().dump({"items": items, "total": total, "page": query["page"],
                                           "per_page": query["per_page"]})
+
+    def _referral_item(self, row):
+        """A line of GET /referrals: the same view of the referral as GET /referrals/{reference}."""
+        case = self.store.get(row["case_id"])
+        record = next((r for r in (case or {}).get("referrals", []) if r["reference"] == row["reference"]), None)
+        if record is None:
+            return None
+        view = domain.referrer_view(case, record)
+        return {"reference": row["reference"], "received_at": record["received_at"], "status": view["status"],
+                "visit_status": (view["visit"] or {}).get("status"), "updated_at": view["updated_at"]}
 
     @http("GET", "/referrals/<string:reference>")
     @api(roles=("partner", "coordinator"))
@@ -67,10 +78,7 @@ class ReferralsService(common_http.ServiceHttp):
         # another agency's referral looks exactly like a missing one
         if record is None or (principal.role == "partner" and record["agency"] != principal.agency):
             raise NotFound(f"no referral {reference}")
-        visit = case.get("visit")
-        return ReferralStatusSchema().dump({
-            "reference": reference, "status": case["status"], "updated_at": case["updated_at"],
-            "visit": {"status": visit["status"]} if visit else None})
+        return ReferralStatusSchema().dump({"reference": reference, **domain.referrer_view(case, record)})
 
     @http("GET", "/cases")
     @api(roles=("coordinator",))
@@ -94,6 +102,15 @@ class ReferralsService(common_http.ServiceHttp):
         casework.move(self.store, self._case(case_id), move["to"], move["reason"], principal,
                       request.correlation_id)
         return self._detail(case_id)
+
+    @http("POST", "/cases/<string:case_id>/cir-ratings")
+    @api(roles=("coordinator",))
+    def record_rating(self, request, principal, case_id):
+        bind_context(case_id=case_id)
+        rating = CirRatingRequestSchema().load(read_json(request))
+        casework.record_rating(self.store, self._case(case_id), rating["ratings"], rating["rated_on"], principal,
+                               request.correlation_id)
+        return 201, self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/consent-withdrawal")
     @api(roles=("coordinator",))
@@ -128,7 +145,8 @@ class ReferralsService(common_http.ServiceHttp):
     # -- helpers ------------------------------------------------------------
     def _detail(self, case_id):
         case = self._case(case_id)
-        return CaseDetailSchema().dump({**case, "case_id": case["_id"], "timeline": self.store.timeline_of(case)})
+        return CaseDetailSchema().dump({**case, "case_id": case["_id"], "timeline": self.store.timeline_of(case),
+                                        "cir_trend": domain.cir_trend(case.get("cir_ratings", []))})
 
     def _case(self, case_id):
         case = self.store.get(case_id)

@@ -107,3 +107,23 @@ def test_listings_written_before_they_carried_referrals_are_filled_in_once(refer
     CaseRepository(db).ensure_indexes()
     listing = requests.get(f"{referrals}/referrals", headers=bearer(sam), timeout=10).json()
     assert [item["reference"] for item in listing["items"]] == [sent.json()["reference"]]
+
+
+def test_the_list_shows_each_referral_as_its_own_agency_sees_it(referrals, people, tokens):
+    first = requests.post(f"{referrals}/referrals", headers=bearer(tokens["rethink"]), timeout=10,
+                          data=json.dumps(referral({"referrer.agency": "rethink"})))
+    assert first.status_code == 201, first.text
+    moved = requests.post(f"{referrals}/cases/{first.json()['case_id']}/transitions", timeout=10,
+                          headers=bearer(tokens["coordinator"]), data=json.dumps({"to": "accepted", "reason": "fits"}))
+    assert moved.status_code == 200, moved.text
+    sam = session_for(people, "sam@example.org", "partner", "mind")
+    second = requests.post(f"{referrals}/referrals", data=json.dumps(referral({"external_ref": "MIND-2"})),
+                           headers=bearer(sam), timeout=10)
+    assert second.status_code == 201 and second.json()["case_id"] == first.json()["case_id"], second.text
+
+    listing = requests.get(f"{referrals}/referrals", headers=bearer(sam), timeout=10).json()
+    one = requests.get(f"{referrals}/referrals/{second.json()['reference']}", headers=bearer(sam), timeout=10).json()
+    assert [(i["reference"], i["status"]) for i in listing["items"]] == [(second.json()["reference"], "received")]
+    assert one["status"] == "received"          # Mind is not told that Rethink's referral was accepted
+    rethink = requests.get(f"{referrals}/referrals", headers=bearer(tokens["rethink"]), timeout=10).json()
+    assert [(i["reference"], i["status"]) for i in rethink["items"]] == [(first.json()["reference"], "accepted")]

@@ -1,4 +1,7 @@
 """Referrals storage that lasts: lookups by `_id`, a compact case list kept fresh, small sweeps."""
+import json
+from datetime import datetime, timezone
+
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
@@ -8,6 +11,8 @@ from services.common.outbox import outbox_fields
 from services.referrals.service import ReferralsService
 from tests.integration.conftest import Api
 from tests.support import referral, wait_until
+
+TODAY = datetime.now(timezone.utc).date().isoformat()
 
 
 def listed(api, **query):
@@ -138,3 +143,100 @@ def test_a_crash_between_the_visit_and_its_timeline_entry_is_healed_by_the_redel
     case = api.case(case_id)
     assert [e["type"] for e in case["timeline"]] == ["referral_received", "visit_requested"]
     assert case["visit"]["visit_id"] == "v-3"
+
+
+def test_another_agency_referring_a_known_person_learns_nothing_and_lowers_nothing(api):
+    """Issue 11, item 2: Rethink referring Mind's open case's person."""
+    mind = api.refer(referral({"hoarding.clutter_image_rating": {"living_room": 8}})).json()
+    assert api.move(mind["case_id"], "accepted").status_code == 200
+    deliver(api, new_event("visit_requested", case_id=mind["case_id"], correlation_id="c-4", producer="safety",
+                           data={"visit_id": "v-4", "priority": "high", "reference": mind["reference"],
+                                 "due_by": "2026-12-06T12:00:00+00:00"}))
+    rethink = api.refer(referral({"referrer.agency": "rethink", "hoarding.clutter_image_rating": {"kitchen": 5}}),
+                        who="rethink").json()
+    assert rethink["case_id"] == mind["case_id"]  # one case for the coordinator
+    view = api.call("GET", f"/referrals/{rethink['reference']}", "rethink").json()
+    assert (view["status"], view["visit"]) == ("received", None)  # as for anyone never seen before
+    own = api.call("GET", f"/referrals/{mind['reference']}", "mind").json()
+    assert (own["status"], own["visit"]) == ("accepted", {"status": "requested"})
+    case = api.case(mind["case_id"])
+    assert (case["level"], case["cir_max"]) == (3, 8)  # the lower, later rating did not lower it
+
+
+def test_the_coordinators_own_rating_sets_the_level(api):
+    case_id = api.refer(referral({"hoarding.clutter_image_rating": {"living_room": 8}})).json()["case_id"]
+    response = api.call("POST", f"/cases/{case_id}/cir-ratings", "coordinator",
+                        {"ratings": {"living_room": 4, "kitchen": 3}, "rated_on": TODAY})
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert (case["level"], case["cir_max"]) == (2, 4)
+    assert [p["score"] for p in case["cir_trend"]["living_room"]] == [8, 4]  # the referral's, then ours
+    assert case["timeline"][-1]["type"] == "cir_rating_recorded"
+    assert listed(api, q=case["reference"])["items"][0]["level"] == 2
+    for bad in ({"ratings": {"garage": 4}, "rated_on": "2026-11-28"},
+                {"ratings": {"kitchen": 10}, "rated_on": "2026-11-28"},
+                {"ratings": {"kitchen": 4}, "rated_on": "2099-01-01"}, {"ratings": {}}):
+        assert api.call("POST", f"/cases/{case_id}/cir-ratings", "coordinator", bad).status_code == 400
+    assert api.call("POST", f"/cases/{case_id}/cir-ratings", "mind",
+                    {"ratings": {"kitchen": 1}, "rated_on": "2026-11-28"}).status_code == 403
+    assert api.case(case_id)["cir_max"] == 4  # refused requests changed nothing
+
+
+def test_a_near_match_is_flagged_for_the_coordinator_not_linked(api):
+    derek = api.refer(referral({"person.given_name": "Derek", "person.family_name": "Low",
+                                "person.address.postcode": "HA1 2AB"})).json()
+    lowe = api.refer(referral({"referrer.agency": "rethink", "person.given_name": "Derek",
+                               "person.family_name": "Lowe", "person.address.postcode": "HA1 3XY"}),
+                     who="rethink").json()
+    other = api.refer(referral({"person.given_name": "Derek", "person.family_name": "Lowe",
+                                "person.address.postcode": "HA7 1AA"})).json()  # another district
+    assert lowe["case_id"] != derek["case_id"]  # not linked automatically
+    case = api.case(lowe["case_id"])
+    assert case["possible_matches"] == [{"case_id": derek["case_id"], "reference": derek["reference"]}]
+    assert case["timeline"][-1]["type"] == "possible_match" and derek["reference"] in case["timeline"][-1]["summary"]
+    assert "possible_matches" not in api.case(other["case_id"])  # the other district: no match
+    view = api.call("GET", f"/referrals/{lowe['reference']}", "rethink").json()
+    assert "possible" not in json.dumps(view)  # the referrer is told nothing of it
+    # erased, the first Derek is no longer offered as a match
+    assert api.call("POST", f"/cases/{derek['case_id']}/erasure", "coordinator", {"reason": "asked"}).status_code == 200
+    again = api.refer(referral({"person.given_name": "Derek", "person.family_name": "Lo",
+                                "person.address.postcode": "HA1 2AB"})).json()
+    assert [m["case_id"] for m in api.case(again["case_id"]).get("possible_matches", [])] == [lowe["case_id"]]
+
+
+def test_a_page_of_the_list_reads_every_line_only_after_a_change(api, databases):
+    """While nothing changes, a page costs one lookup of the list's version, not a read of every case."""
+    from pymongo import MongoClient, monitoring
+
+    from services.referrals.repository import CaseRepository
+    from tests.conftest import MONGO_URI
+
+    class Finds(monitoring.CommandListener):
+        seen: list = []
+
+        def started(self, event):
+            if event.command_name == "find":
+                self.seen.append(event.command["find"])
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+
+    for body in (referral(), referral({"person.given_name": "Grace"})):
+        api.refer(body)
+    finds = Finds()
+    client = MongoClient(MONGO_URI, tz_aware=True, event_listeners=[finds])
+    try:
+        store = CaseRepository(client[databases["referrals"]])
+        first, total = store.list_cases()
+        assert total == 2 and "case_list" in finds.seen
+        finds.seen.clear()
+        assert store.list_cases() == (first, 2)
+        assert finds.seen == ["meta"]  # the version only
+        api.move(first[0]["_id"], "accepted")  # another process changes a case
+        lines, _ = store.list_cases(status="accepted")
+        assert [line["_id"] for line in lines] == [first[0]["_id"]] and "case_list" in finds.seen
+    finally:
+        client.close()

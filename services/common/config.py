@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 SERVICES = ("referrals", "safety", "notifications")
-DEFAULT_PORTS = {"referrals": 8000, "safety": 8001, "notifications": 8002}
+WEB_APPS = ("portal",)  # run like a service, but no events (so no dead letters or queues)
+DEFAULT_PORTS = {"referrals": 8000, "safety": 8001, "notifications": 8002, "portal": 8080}
 
 
 def env(name: str, default: str) -> str:
@@ -96,6 +98,11 @@ class Settings:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def portal_public_url(self) -> str:
+        """Where people open the portal (set-password links); PORTAL_PUBLIC_URL behind a proxy."""
+        return env("PORTAL_PUBLIC_URL", f"http://{socket.gethostname()}:{self.ports['portal']}")
 
     @property
     def retry_delays_ms(self) -> list[int]:

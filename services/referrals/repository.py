@@ -67,6 +67,12 @@ class CaseRepository(Repository):
         self.cases.create_index("open_person_slot", unique=True)
         if self.migrate_once("lookups+case_list"):
             self._backfill_lookups_and_listings()
+        if self.migrate_once("case_list.referrals"):
+            # listings written before they carried their referrals (GET /referrals reads them): a one-off pass
+            for case in self.cases.find({}, {"referrals.reference": 1, "referrals.agency": 1,
+                                             "referrals.received_at": 1}):
+                self.case_list.update_one({"_id": case["_id"]}, {"$set": {"referrals": listed_referrals(case)}})
+            self.db["meta"].update_one({"_id": "case_list"}, {"$inc": {"version": 1}}, upsert=True)  # caches re-read
 
     def _backfill_lookups_and_listings(self) -> None:
         """Cases stored before `lookups` and `case_list` existed (a one-off read of every case)."""
@@ -255,6 +261,23 @@ class CaseRepository(Repository):
     def _cache_key(self):
         return (id(self.db.client), self.db.name)
 
+    def list_referrals(self, *, agency=None, reference=None, page=1, per_page=20) -> tuple[list[dict], int]:
+        """Which referrals, newest first: `(page of {case_id, reference, received_at}, total)`; one agency's,
+        or everyone's when `agency` is None. Read from the listings this process keeps (`_listings`), or
+        through the reference lookup for one reference; the service reads each case on the page for its view.
+        """
+        if reference:
+            entry = self.lookups.find_one({"_id": f"reference:{reference}"})
+            listings = [self.case_list.find_one({"_id": entry["case_id"]})] if entry else []
+        else:
+            listings = self._listings()
+        rows = [{"case_id": listing["_id"], "reference": r["reference"], "received_at": r["received_at"]}
+                for listing in listings if listing for r in listing.get("referrals", [])
+                if (agency is None or r["agency"] == agency) and (reference is None or r["reference"] == reference)]
+        rows.sort(key=lambda row: row["received_at"], reverse=True)
+        return rows[(page - 1) * per_page: page * per_page], len(rows)
+
+
 
 # the coordinator's list as this process last read it: (database) -> (meta version, lines in order)
 _LISTINGS: dict = {}
@@ -272,6 +295,12 @@ def search_term(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def listed_referrals(case: dict) -> list[dict]:
+    """Each referral's reference, agency and date: what the referrers' own lists show."""
+    return [{"reference": r["reference"], "agency": r.get("agency"), "received_at": r.get("received_at")}
+            for r in case.get("referrals", []) if r.get("reference")]
+
+
 def listing_of(case: dict) -> dict:
     """A case's line in the coordinator's list: only what the list shows, sorts and searches on."""
     person = case.get("person") or {}
@@ -284,5 +313,7 @@ def listing_of(case: dict) -> dict:
                                                       "priority": visit.get("priority")} if visit else None,
             "open": case.get("open", True), "urgency": case.get("urgency", 0),
             "created_at": case.get("created_at"), "updated_at": case.get("updated_at"),
+            # each referral's reference, agency and date: the referrers' own lists (GET /referrals)
+            "referrals": listed_referrals(case),
             # erasure empties the person, so a rebuilt listing can no longer be found by name
             "search": search_term(" | ".join(w for w in words if w))}

@@ -102,7 +102,10 @@ class Settings:
     @property
     def portal_public_url(self) -> str:
         """Where people open the portal (set-password links); PORTAL_PUBLIC_URL behind a proxy."""
-        return env("PORTAL_PUBLIC_URL", f"http://{socket.gethostname()}:{self.ports['portal']}")
+        bind = env("PORTAL_BIND", "127.0.0.1")
+        # bound to loopback (the default), the portal answers only there: a link naming the host would not open
+        host = "127.0.0.1" if bind.startswith("127.") or bind == "localhost" else socket.gethostname()
+        return env("PORTAL_PUBLIC_URL", f"http://{host}:{self.ports['portal']}")
 
     @property
     def retry_delays_ms(self) -> list[int]:

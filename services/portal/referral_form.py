@@ -60,7 +60,9 @@ def _date(form, path: str):
 
 def body_from_form(form) -> dict:
     """The form's answers as a `POST /referrals` body; unanswered questions are left out so the API names them."""
-    body: dict = {"consent": {}, "fire_risk": {}, "requested": {}, "hoarding": {"clutter_image_rating": {}}}
+    # every group present, even empty, so the API names each missing field rather than the whole group
+    body: dict = {"person": {"address": {}}, "referrer": {}, "consent": {}, "fire_risk": {}, "requested": {},
+                  "hoarding": {"clutter_image_rating": {}}}
     for path in TEXT_FIELDS:
         value = form.get(path, "")
         if value.strip():

@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from services.common.http import flatten_errors
 from services.portal.display import london_time
 from services.portal.referral_form import body_from_form, errors_from_api, friendly_message
 from services.referrals.schemas import ReferralSchema
@@ -82,3 +83,16 @@ def test_the_error_summary_follows_the_form_and_links_to_fields():
 ])
 def test_times_are_shown_in_london_with_the_date(utc, shown):
     assert london_time(utc) == shown
+
+
+def test_an_empty_form_names_every_missing_answer_in_plain_words():
+    """The API names each missing field (not just "person"), so nothing falls to the general message."""
+    body = body_from_form(MultiDict({"csrf_token": "x"}))
+    with pytest.raises(Exception) as refused:
+        ReferralSchema().load(body)
+    errors = errors_from_api(flatten_errors(refused.value.messages))  # as the API answers
+    texts = [e["text"] for e in errors]
+    assert texts[:3] == ["Enter their first name", "Enter their last name", "Enter their date of birth"]
+    assert "Enter their postcode" in texts and "Enter your name" in texts
+    assert not any("could not be accepted" in t for t in texts)
+

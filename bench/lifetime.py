@@ -58,6 +58,7 @@ def a_referral(rng: random.Random) -> dict:
     body = copy.deepcopy(REFERRAL)
     body["person"]["given_name"] = f"Bench{uuid.uuid4().hex[:10]}"
     body["person"]["address"]["postcode"] = rng.choice(POSTCODES)
+    body["person"]["date_of_birth"] = f"{rng.randint(1935, 1990)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
     body["hoarding"]["clutter_image_rating"] = {room: rng.randint(1, 9) for room in ("living_room", "kitchen")}
     body["consent"]["share_with_fire_service"] = rng.random() < 0.8
     body["fire_risk"]["smoker"] = rng.random() < 0.3

@@ -94,10 +94,10 @@ def erase(store, case, reason, principal, correlation_id) -> bool:
     # coordinators' reasons are free text and may name the person: they go too
     changes["timeline"] = [{**e, "reason": None} for e in case.get("timeline", [])] + \
         [{**e, "reason": None} for e in entries]
-    born = (case.get("person") or {}).get("date_of_birth")
+    person = case.get("person") or {}
     store.update_case(case["_id"], case["version"], changes, [], events)
-    if born:
-        store.forget_birth_date(case["_id"], born)
+    if person.get("date_of_birth") and person.get("address"):
+        store.forget_birth_date(case["_id"], person)
     store.erase_parked_events(case["_id"])
     log.info("case_erased", reason_given=bool(reason))
     return True

@@ -78,7 +78,7 @@ def cir_trend(ratings: list[dict]) -> dict:
     return trend
 
 
-def _outward(postcode: str) -> str:
+def postcode_district(postcode: str) -> str:
     """The postcode's district (HA1 of HA1 2AB): neighbouring streets share it."""
     compact = "".join(str(postcode).split()).upper()
     return compact[:-3] if len(compact) > 3 else compact
@@ -94,7 +94,8 @@ def possibly_same_person(person: dict, other: dict, threshold: float = 0.85) -> 
     Exact matches never get here: they share a person key and one case."""
     if str(person.get("date_of_birth"))[:10] != str(other.get("date_of_birth"))[:10]:
         return False
-    if _outward(person["address"]["postcode"]) != _outward((other.get("address") or {}).get("postcode", "")):
+    if postcode_district(person["address"]["postcode"]) != \
+            postcode_district((other.get("address") or {}).get("postcode", "")):
         return False
     return SequenceMatcher(None, _name(person), _name(other)).ratio() >= threshold
 

@@ -126,7 +126,7 @@ def _open_case(store, referral, record, case_id, key, agency, correlation_id) ->
     case = domain.new_case(referral, record, case_id=case_id, person_key=key)
     event = referral_event("referral_received", case, correlation_id, domain.referral_received_data(case, record))
     case["timeline"] = [timeline_entry(event, f"Referral {record['reference']} received from {agency}")]
-    matches = [c for c in store.open_cases_born_on(referral["person"]["date_of_birth"])
+    matches = [c for c in store.open_cases_born_on(referral["person"])
                if c["_id"] != case_id and domain.possibly_same_person(referral["person"], c["person"])]
     if matches:  # never linked automatically: a coordinator decides
         case["possible_matches"] = [{"case_id": c["_id"], "reference": c["reference"]} for c in matches]
@@ -135,7 +135,7 @@ def _open_case(store, referral, record, case_id, key, agency, correlation_id) ->
                                  "summary": "Possibly the same person as " + ", ".join(
                                      c["reference"] for c in matches) + ": a coordinator decides whether to "
                                      "link them"})
-    store.note_birth_date(case_id, referral["person"]["date_of_birth"])
+    store.note_birth_date(case_id, referral["person"])
     try:
         store.open_case(case, [event])
     except DuplicateKeyError:

@@ -32,6 +32,8 @@ from services.common.envelope import utcnow
 from services.common.idempotency import apply_once, insert_once
 from services.common.mongo import Repository
 
+from .domain import postcode_district
+
 
 class StaleCase(Exception):
     """The case changed since it was read (optimistic concurrency)."""
@@ -128,17 +130,17 @@ class CaseRepository(Repository):
         for key in (f"reference:{record['reference']}", f"referral:{record['referral_id']}"):
             self.lookups.update_one({"_id": key}, {"$set": {"case_id": case_id}}, upsert=True)
 
-    def note_birth_date(self, case_id: str, date_of_birth) -> None:
-        """Cases by the person's date of birth: where near matches are looked for."""
-        self.lookups.update_one({"_id": f"born:{str(date_of_birth)[:10]}"}, {"$addToSet": {"case_ids": case_id}},
-                                upsert=True)
+    def note_birth_date(self, case_id: str, person: dict) -> None:
+        """Cases by the person's date of birth and postcode district: where near matches are looked for."""
+        self.lookups.update_one({"_id": _born_key(person)}, {"$addToSet": {"case_ids": case_id}}, upsert=True)
 
-    def forget_birth_date(self, case_id: str, date_of_birth) -> None:
+    def forget_birth_date(self, case_id: str, person: dict) -> None:
         """Erasure: the case no longer stands under the person's date of birth."""
-        self.lookups.update_one({"_id": f"born:{str(date_of_birth)[:10]}"}, {"$pull": {"case_ids": case_id}})
+        self.lookups.update_one({"_id": _born_key(person)}, {"$pull": {"case_ids": case_id}})
 
-    def open_cases_born_on(self, date_of_birth) -> list[dict]:
-        entry = self.lookups.find_one({"_id": f"born:{str(date_of_birth)[:10]}"}) or {}
+    def open_cases_born_on(self, person: dict) -> list[dict]:
+        """Open cases of people born the same day in the same postcode district (a handful at most)."""
+        entry = self.lookups.find_one({"_id": _born_key(person)}) or {}
         cases = (self.cases.find_one({"_id": case_id}, {"person": 1, "reference": 1, "open": 1})
                  for case_id in entry.get("case_ids", []))
         return [c for c in cases if c and c.get("open")]
@@ -288,6 +290,10 @@ def _urgency_order(line: dict):
     created = line.get("created_at")
     return (not line.get("open", True), -(line.get("urgency") or 0), -(line.get("level") or 0),
             created.timestamp() if created else 0.0)
+
+
+def _born_key(person: dict) -> str:
+    return f"born:{str(person['date_of_birth'])[:10]}:{postcode_district(person['address']['postcode'])}"
 
 
 def search_term(text: str) -> str:

@@ -31,14 +31,15 @@ class InMemoryCases:
     def erase_parked_events(self, case_id):
         self.parked_erased.append(case_id)
 
-    def forget_birth_date(self, case_id, date_of_birth):
-        self.forgotten_births = getattr(self, "forgotten_births", []) + [(case_id, date_of_birth)]
+    def forget_birth_date(self, case_id, person):
+        self.forgotten_births = getattr(self, "forgotten_births", []) + [(case_id, person["date_of_birth"])]
 
 
 def a_case(**changes):
     case = {"_id": "c1", "reference": "HRW-2026-000001", "status": "received", "version": 1,
             "held_from": None, "timeline": [],
-            "person": {"given_name": "Ada", "family_name": "Jones", "date_of_birth": "1956-02-29"},
+            "person": {"given_name": "Ada", "family_name": "Jones", "date_of_birth": "1956-02-29",
+                       "address": {"postcode": "HA1 2AB"}},
             "consent": {"referral": True, "share_with_fire_service": True, "contact": True},
             "referrals": [{"referral_id": "r1", "reference": "HRW-2026-000001", "agency": "mind",
                            "received_at": "2026-11-20T10:00:00+00:00"}],

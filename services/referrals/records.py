@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from marshmallow import Schema, fields, validate
+from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 from werkzeug.wrappers import Response
 
@@ -82,12 +83,13 @@ class CaseRecords:
     audit = AuditTrail()
     safety_rpc = RpcProxy("safety")
     notifications_rpc = RpcProxy("notifications")
+    settings = Config()
 
     def _peers(self) -> dict:
         return {"safety": self.safety_rpc, "notifications": self.notifications_rpc}
 
     def _gather_timeout(self) -> float:
-        return float(self.container.config.get("GATHER_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS)
+        return float(self.settings.get("GATHER_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS)
 
     def _audit_items(self, case_id: str) -> dict:
         answers, missing = gather(self._peers(), "audit_for_case", case_id, timeout=self._gather_timeout())

@@ -8,8 +8,14 @@ from __future__ import annotations
 from nameko.rpc import rpc
 
 from services.common.audit import AuditTrail
+from nameko.timer import timer
+
+from services.common.consumer import consumes
+from services.common.retention import CHECK_SECONDS, DailyRun, RetentionSettings
+from services.common.vocabulary import NOTIFICATION_FAILED, NOTIFICATION_SENT
 from services.common.gather import jsonable
 
+from . import retention
 from .messages import PlannedMessage, render
 
 _INTERNAL = ("outbox", "applied_events", "outbox_pending", "outbox_waiting", "outbox_lease_until",
@@ -60,3 +66,15 @@ class NotificationRecords:
     def subject_access(self, case_id):
         return {"holdings": holdings(self.store, self.group, case_id),
                 "audit": jsonable(self.audit.for_case(case_id))}
+
+    # -- retention (services/common/retention.py) ---------------------------
+    retention_schedule = RetentionSettings()
+
+    @consumes(("notifications", NOTIFICATION_SENT), ("notifications", NOTIFICATION_FAILED))
+    def note_for_retention(self, envelope):
+        retention.note_finished(self.store.db, envelope, self.retention_schedule)
+
+    @timer(interval=CHECK_SECONDS)
+    def daily_retention(self):
+        DailyRun(self.store.db).run_if_unclaimed(retention.BodyRetention(self.store, self.retention_schedule),
+                                                 self.retention_schedule)

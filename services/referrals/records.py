@@ -14,13 +14,18 @@ from nameko.rpc import RpcProxy, rpc
 from werkzeug.wrappers import Response
 
 from services.common.audit import AuditTrail
+from nameko.timer import timer
+
+from services.common.consumer import consumes
+from services.common.retention import CHECK_SECONDS, DailyRun, RetentionSettings
+from services.common.vocabulary import CASE_STATUS_CHANGED
 from services.common.gather import DEFAULT_TIMEOUT_SECONDS, gather, jsonable
 from services.common.http import NotFound, api
 from services.common.logs import bind_context
 from services.common.openapi import Route
 from services.common.web import http
 
-from . import sar
+from . import retention, sar
 
 ADMIN = ("admin",)
 
@@ -135,3 +140,15 @@ class CaseRecords:
     def subject_access(self, reference, actor):
         """The CLI's `refhub sar export`: the document, with the operator recorded as the reader."""
         return self._subject_access(reference, Operator(actor=str(actor)))
+
+    # -- retention (services/common/retention.py) ---------------------------
+    retention_schedule = RetentionSettings()
+
+    @consumes(("referrals", CASE_STATUS_CHANGED))
+    def note_for_retention(self, envelope):
+        retention.note_closed(self.store.db, envelope, self.retention_schedule)
+
+    @timer(interval=CHECK_SECONDS)
+    def daily_retention(self):
+        DailyRun(self.store.db).run_if_unclaimed(retention.CaseRetention(self.store, self.retention_schedule),
+                                                 self.retention_schedule)

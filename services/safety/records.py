@@ -7,8 +7,14 @@ from __future__ import annotations
 from nameko.rpc import rpc
 
 from services.common.audit import AuditTrail
+from nameko.timer import timer
+
+from services.common.consumer import consumes
+from services.common.retention import CHECK_SECONDS, DailyRun, RetentionSettings
+from services.common.vocabulary import VISIT_STATUS_CHANGED
 from services.common.gather import jsonable
 
+from . import retention
 from .assessment import PRIORITY_RAISED, VISIT_REQUESTED
 
 # triage results after which the fire service's crew can read the person's details
@@ -35,3 +41,15 @@ class SafetyRecords:
     @rpc
     def subject_access(self, case_id):
         return {"holdings": holdings(self.store, case_id), "audit": jsonable(self.audit.for_case(case_id))}
+
+    # -- retention (services/common/retention.py) ---------------------------
+    retention_schedule = RetentionSettings()
+
+    @consumes(("safety", VISIT_STATUS_CHANGED))
+    def note_for_retention(self, envelope):
+        retention.note_finished(self.store.db, envelope, self.retention_schedule)
+
+    @timer(interval=CHECK_SECONDS)
+    def daily_retention(self):
+        DailyRun(self.store.db).run_if_unclaimed(retention.VisitRetention(self.store, self.retention_schedule),
+                                                 self.retention_schedule)

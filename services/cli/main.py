@@ -187,6 +187,8 @@ def main(argv=None) -> int:
             print(f"refhub: {exc}", file=sys.stderr)
             return 2
         return 0
+    if args.command in ("audit", "sar", "retention"):
+        _library_logs_to_file(settings)  # their output is a report; the services' logs go to the log file
     try:
         {"keys": _keys, "dead-letters": _dead_letters, "notifications": _notifications, "audit": _audit,
          "sar": _sar, "retention": _retention}[args.command](

@@ -120,6 +120,20 @@ class RetentionPolicy:
     service = "service"
     kinds: tuple[str, ...] = ()
 
+    def __init__(self, store, schedule: RetentionSchedule):
+        from .audit import AuditChain  # audit builds on http, which retention does not need otherwise
+
+        self.store = store
+        self.schedule = schedule
+        self.audit = AuditChain(store.db, self.service)
+
+    def note(self, action: str, case_id: str, now: datetime) -> None:
+        """What retention did goes on the service's audit chain, like any other change."""
+        from .audit import AuditRecord
+
+        self.audit.append([AuditRecord(actor="system:retention", role="system", action=action, case_id=case_id,
+                                       correlation_id=f"retention-{now.date().isoformat()}", at=now)])
+
     def decide(self, marker: dict, today: date) -> tuple[str, date | None]:
         raise NotImplementedError
 

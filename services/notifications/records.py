@@ -7,11 +7,8 @@ from __future__ import annotations
 
 from nameko.rpc import rpc
 
-from services.common.audit import AuditTrail
-from nameko.timer import timer
-
 from services.common.consumer import consumes
-from services.common.retention import CHECK_SECONDS, DailyRun, RetentionSettings
+from services.common.records import KeptRecords
 from services.common.vocabulary import NOTIFICATION_FAILED, NOTIFICATION_SENT
 from services.common.gather import jsonable
 
@@ -55,26 +52,15 @@ def holdings(store, group: dict, case_id: str) -> dict:
     return jsonable({"contacts": store.contacts_for(case_id), "messages": messages})
 
 
-class NotificationRecords:
-    audit = AuditTrail()
-
-    @rpc
-    def audit_for_case(self, case_id):
-        return jsonable(self.audit.for_case(case_id))
-
+class NotificationRecords(KeptRecords):
     @rpc
     def subject_access(self, case_id):
         return {"holdings": holdings(self.store, self.group, case_id),
                 "audit": jsonable(self.audit.for_case(case_id))}
 
-    # -- retention (services/common/retention.py) ---------------------------
-    retention_schedule = RetentionSettings()
+    def retention_policy(self):
+        return retention.BodyRetention(self.store, self.retention_schedule)
 
     @consumes(("notifications", NOTIFICATION_SENT), ("notifications", NOTIFICATION_FAILED))
     def note_for_retention(self, envelope):
         retention.note_finished(self.store.db, envelope, self.retention_schedule)
-
-    @timer(interval=CHECK_SECONDS)
-    def daily_retention(self):
-        DailyRun(self.store.db).run_if_unclaimed(retention.BodyRetention(self.store, self.retention_schedule),
-                                                 self.retention_schedule)

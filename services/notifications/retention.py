@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from services.common.audit import AuditChain, AuditRecord
-from services.common.retention import FORGET, add_months, RetentionPolicy, RetentionSchedule, as_day, due_verdict, mark
+from services.common.retention import FORGET, RetentionPolicy, RetentionSchedule, add_months, as_day, due_verdict, mark
 
 from .repository import PERSONAL_FIELDS
 
@@ -26,11 +25,6 @@ class BodyRetention(RetentionPolicy):
     service = "notifications"
     kinds = (BODY,)
 
-    def __init__(self, store, schedule: RetentionSchedule):
-        self.store = store
-        self.schedule = schedule
-        self.audit = AuditChain(store.db, "notifications")
-
     def decide(self, marker: dict, today: date):
         doc = self.store.get(marker["target_id"])
         if doc is None or doc.get("status") not in FINISHED or doc.get("erased_at") or doc.get("body_scrubbed_at"):
@@ -41,5 +35,4 @@ class BodyRetention(RetentionPolicy):
         doc = self.store.get(marker["target_id"])
         self.store.notifications.update_one({"_id": doc["_id"]},
                                             {"$set": {**PERSONAL_FIELDS, "body_scrubbed_at": now, "updated_at": now}})
-        self.audit.append([AuditRecord(actor="system:retention", role="system", action="message_body_scrubbed_by_retention",
-                                       case_id=doc["case_id"], correlation_id=f"retention-{now.date()}", at=now)])
+        self.note("message_body_scrubbed_by_retention", doc["case_id"], now)

@@ -13,11 +13,8 @@ from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 from werkzeug.wrappers import Response
 
-from services.common.audit import AuditTrail
-from nameko.timer import timer
-
 from services.common.consumer import consumes
-from services.common.retention import CHECK_SECONDS, DailyRun, RetentionSettings
+from services.common.records import KeptRecords
 from services.common.vocabulary import CASE_STATUS_CHANGED
 from services.common.gather import DEFAULT_TIMEOUT_SECONDS, gather, jsonable
 from services.common.http import NotFound, api
@@ -84,8 +81,7 @@ class Operator:
     agency: str | None = None
 
 
-class CaseRecords:
-    audit = AuditTrail()
+class CaseRecords(KeptRecords):
     safety_rpc = RpcProxy("safety")
     notifications_rpc = RpcProxy("notifications")
     settings = Config()
@@ -141,14 +137,9 @@ class CaseRecords:
         """The CLI's `refhub sar export`: the document, with the operator recorded as the reader."""
         return self._subject_access(reference, Operator(actor=str(actor)))
 
-    # -- retention (services/common/retention.py) ---------------------------
-    retention_schedule = RetentionSettings()
+    def retention_policy(self):
+        return retention.CaseRetention(self.store, self.retention_schedule)
 
     @consumes(("referrals", CASE_STATUS_CHANGED))
     def note_for_retention(self, envelope):
         retention.note_closed(self.store.db, envelope, self.retention_schedule)
-
-    @timer(interval=CHECK_SECONDS)
-    def daily_retention(self):
-        DailyRun(self.store.db).run_if_unclaimed(retention.CaseRetention(self.store, self.retention_schedule),
-                                                 self.retention_schedule)

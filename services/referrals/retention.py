@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from services.common.audit import AuditChain, AuditRecord
 from services.common.auth import Principal
-from services.common.retention import FORGET, add_months, RetentionPolicy, RetentionSchedule, as_day, due_verdict, mark
+from services.common.retention import FORGET, RetentionPolicy, RetentionSchedule, add_months, as_day, due_verdict, mark
 
 from . import casework
 from .lifecycle import TERMINAL_STATUSES
@@ -28,11 +27,6 @@ class CaseRetention(RetentionPolicy):
     service = "referrals"
     kinds = (CASE,)
 
-    def __init__(self, store, schedule: RetentionSchedule):
-        self.store = store
-        self.schedule = schedule
-        self.audit = AuditChain(store.db, "referrals")
-
     def decide(self, marker: dict, today: date):
         case = self.store.get(marker["target_id"])
         if case is None or case.get("erased_at") or case["status"] not in {s.value for s in TERMINAL_STATUSES}:
@@ -44,5 +38,4 @@ class CaseRetention(RetentionPolicy):
         correlation_id = f"retention-{now.date().isoformat()}"
         reason = f"retention: closed more than {self.schedule.closed_case_months} months ago"
         casework.erase(self.store, case, reason, RETENTION, correlation_id)
-        self.audit.append([AuditRecord(actor=RETENTION.actor, role="system", action="case_erased_by_retention",
-                                       case_id=case["_id"], correlation_id=correlation_id, at=now)])
+        self.note("case_erased_by_retention", case["_id"], now)

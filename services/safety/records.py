@@ -6,11 +6,8 @@ from __future__ import annotations
 
 from nameko.rpc import rpc
 
-from services.common.audit import AuditTrail
-from nameko.timer import timer
-
 from services.common.consumer import consumes
-from services.common.retention import CHECK_SECONDS, DailyRun, RetentionSettings
+from services.common.records import KeptRecords
 from services.common.vocabulary import VISIT_STATUS_CHANGED
 from services.common.gather import jsonable
 
@@ -31,25 +28,14 @@ def holdings(store, case_id: str) -> dict:
     return jsonable({"assessments": assessments, "privacy_requests": store.privacy_requests_for(case_id)})
 
 
-class SafetyRecords:
-    audit = AuditTrail()
-
-    @rpc
-    def audit_for_case(self, case_id):
-        return jsonable(self.audit.for_case(case_id))
-
+class SafetyRecords(KeptRecords):
     @rpc
     def subject_access(self, case_id):
         return {"holdings": holdings(self.store, case_id), "audit": jsonable(self.audit.for_case(case_id))}
 
-    # -- retention (services/common/retention.py) ---------------------------
-    retention_schedule = RetentionSettings()
+    def retention_policy(self):
+        return retention.VisitRetention(self.store, self.retention_schedule)
 
     @consumes(("safety", VISIT_STATUS_CHANGED))
     def note_for_retention(self, envelope):
         retention.note_finished(self.store.db, envelope, self.retention_schedule)
-
-    @timer(interval=CHECK_SECONDS)
-    def daily_retention(self):
-        DailyRun(self.store.db).run_if_unclaimed(retention.VisitRetention(self.store, self.retention_schedule),
-                                                 self.retention_schedule)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from services.common.audit import AuditChain, AuditRecord
-from services.common.retention import FORGET, add_months, RetentionPolicy, RetentionSchedule, as_day, due_verdict, mark
+from services.common.retention import FORGET, RetentionPolicy, RetentionSchedule, add_months, as_day, due_verdict, mark
 
 from .repository import StaleVisit
 
@@ -27,11 +26,6 @@ class VisitRetention(RetentionPolicy):
     service = "safety"
     kinds = (VISIT,)
 
-    def __init__(self, store, schedule: RetentionSchedule):
-        self.store = store
-        self.schedule = schedule
-        self.audit = AuditChain(store.db, "safety")
-
     def decide(self, marker: dict, today: date):
         doc = self.store.get_assessment(marker["target_id"])
         if doc is None or doc.get("status") not in FINISHED or doc.get("person") is None:
@@ -50,5 +44,4 @@ class VisitRetention(RetentionPolicy):
                 continue
         else:
             raise StaleVisit(marker["target_id"])
-        self.audit.append([AuditRecord(actor="system:retention", role="system", action="visit_scrubbed_by_retention",
-                                       case_id=doc["case_id"], correlation_id=f"retention-{now.date()}", at=now)])
+        self.note("visit_scrubbed_by_retention", doc["case_id"], now)

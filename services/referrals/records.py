@@ -6,6 +6,7 @@ audit, gathers the other two over nameko RPC with a deadline and names a service
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from marshmallow import Schema, fields, validate
@@ -90,7 +91,8 @@ class CaseRecords(KeptRecords):
         return {"safety": self.safety_rpc, "notifications": self.notifications_rpc}
 
     def _gather_timeout(self) -> float:
-        return float(self.settings.get("GATHER_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS)
+        return float(self.settings.get("GATHER_TIMEOUT_SECONDS") or os.environ.get("GATHER_TIMEOUT_SECONDS")
+                     or DEFAULT_TIMEOUT_SECONDS)
 
     def _audit_items(self, case_id: str) -> dict:
         answers, missing = gather(self._peers(), "audit_for_case", case_id, timeout=self._gather_timeout())

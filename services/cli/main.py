@@ -52,6 +52,19 @@ def _dead_letters(args, settings):
         print(f"replayed {args.dead_letter_id}")
 
 
+def _queues(args, settings):
+    from services.common.topology import migrate_classic_queues
+    from . import stack
+
+    report = migrate_classic_queues(settings.amqp_uri, stack.event_services(), settings.retry_delays_ms)
+    print(f"moved {report['moved']} messages; deleted {len(report['deleted'])} classic queues")
+    for name in report["kept"]:
+        print(f"kept {name}: it still has a consumer or a message (a service from before the upgrade?); "
+              f"stop it and run this again")
+    if report["kept"]:
+        raise ValueError(f"{len(report['kept'])} old queues are still in use")
+
+
 def _notifications(args, settings):
     from . import replay
 
@@ -147,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     dl_replay.add_argument("dead_letter_id")
     dl_replay.add_argument("--service", choices=SERVICES, required=True)
 
+    queues = sub.add_parser("queues", help="RabbitMQ queues")
+    queues_sub = queues.add_subparsers(dest="queues_command", required=True)
+    queues_sub.add_parser("migrate", help="declare the quorum queues and move what the classic queues of "
+                                          "an earlier install hold into them (`stack up` does this too)")
+
     notes = sub.add_parser("notifications", help="the delivery log")
     notes_sub = notes.add_subparsers(dest="notifications_command", required=True)
     retry = notes_sub.add_parser("retry", help="send a failed message again")
@@ -173,8 +191,9 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")
     args = build_parser().parse_args(argv)
     settings = load_settings()
-    if args.command == "stack":
+    if args.command in ("stack", "queues"):
         _library_logs_to_file(settings)
+    if args.command == "stack":
         from . import stack
         try:
             if args.action == "up":
@@ -190,8 +209,8 @@ def main(argv=None) -> int:
     if args.command in ("audit", "sar", "retention"):
         _library_logs_to_file(settings)  # their output is a report; the services' logs go to the log file
     try:
-        {"keys": _keys, "dead-letters": _dead_letters, "notifications": _notifications, "audit": _audit,
-         "sar": _sar, "retention": _retention}[args.command](
+        {"keys": _keys, "dead-letters": _dead_letters, "notifications": _notifications, "queues": _queues,
+         "audit": _audit, "sar": _sar, "retention": _retention}[args.command](
             args, settings)
     except ValueError as exc:
         print(f"refhub: {exc}", file=sys.stderr)

@@ -5,7 +5,8 @@ import json
 
 import pika
 
-from services.common.config import pika_uri
+from services.common.config import pika_parameters
+from services.common.consumer import current_queue
 from services.common.mongo import DEAD_LETTERS
 from services.common.envelope import utcnow
 from services.common.mongo import connect
@@ -32,12 +33,12 @@ def replay(settings, service, dead_letter_id):
     doc = collection.find_one({"_id": dead_letter_id, "replayed_at": None})
     if doc is None:
         raise ValueError(f"no parked event {dead_letter_id} in {service}")
-    connection = pika.BlockingConnection(pika.URLParameters(pika_uri(settings.amqp_uri)))
+    connection = pika.BlockingConnection(pika_parameters(settings.amqp_uri))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
-        channel.basic_publish(
-            exchange="", routing_key=doc["queue"], body=json.dumps(doc["payload"]).encode(),
+        channel.basic_publish(  # parked before quorum queues: today's queue of that handler
+            exchange="", routing_key=current_queue(doc["queue"]), body=json.dumps(doc["payload"]).encode(),
             properties=pika.BasicProperties(
                 content_type="application/json", delivery_mode=2,
                 headers={"nameko.correlation_id": (doc["payload"] or {}).get("correlation_id", "")}),

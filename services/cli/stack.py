@@ -26,8 +26,8 @@ from urllib.parse import quote, urlparse
 import pika
 import requests
 
-from services.common.config import (BROKER_SECRETS, LOCAL_BROKER, SERVICES, Settings, broker_credentials,
-                                    local_amqp_uri, pika_uri)
+from services.common.config import (BROKER_SECRETS, LOCAL_BROKER, SERVICES, Settings, amqp_uris,
+                                    broker_credentials, check_amqp_uri, local_amqp_uri, pika_parameters)
 from services.common.mongo import connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,10 +147,10 @@ def _port_open(host: str, port: int) -> bool:
 
 # -- RabbitMQ ---------------------------------------------------------------------
 def broker_answers(amqp_uri: str) -> bool:
+    """Some broker of AMQP_URI (one URL, or a `;`-separated cluster) opens a connection."""
     try:
-        params = pika.URLParameters(pika_uri(amqp_uri))
-        params.socket_timeout = params.blocked_connection_timeout = 2
-        params.connection_attempts = 1
+        params = pika_parameters(amqp_uri, socket_timeout=2, blocked_connection_timeout=2,
+                                 connection_attempts=1)
         pika.BlockingConnection(params).close()
         return True
     except Exception:
@@ -173,10 +173,17 @@ def _broker_up(settings: Settings) -> bool:
 
 
 def ensure_rabbitmq(settings: Settings) -> None:
+    try:
+        check_amqp_uri(settings.amqp_uri)  # the services would refuse it at start
+    except ValueError as exc:
+        raise StackError(str(exc)) from None
     if _broker_up(settings):
         say("RabbitMQ is running")
         return
-    host, port = urlparse(settings.amqp_uri).hostname, urlparse(settings.amqp_uri).port or 5672
+    uris = amqp_uris(settings.amqp_uri)
+    if len(uris) > 1:  # a cluster is the operator's to run; `up` starts only a single local broker
+        raise StackError(f"none of the {len(uris)} RabbitMQ nodes in AMQP_URI answers")
+    host, port = urlparse(uris[0]).hostname, urlparse(uris[0]).port or 5672
     if _port_open(host, port):  # a busy broker is slow to open a connection, not down
         say(f"RabbitMQ listens on {host}:{port} but is slow to answer; waiting for it")
         _wait(f"RabbitMQ on {host}:{port} (it listens, so no second one is started)",
@@ -454,14 +461,27 @@ def nameko_executable() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("nameko") or "nameko")
 
 
-def declare_queues(settings: Settings) -> None:
-    from services.common.topology import declare_topology
+def event_services():
     from services.notifications.service import NotificationsService
     from services.referrals.service import ReferralsService
     from services.safety.service import SafetyService
 
-    count = declare_topology(settings.amqp_uri, (ReferralsService, SafetyService, NotificationsService))
+    return (ReferralsService, SafetyService, NotificationsService)
+
+
+def declare_queues(settings: Settings) -> None:
+    """Declare every quorum queue, then move what an older install left in classic queues."""
+    from services.common.topology import declare_topology, migrate_classic_queues
+
+    count = declare_topology(settings.amqp_uri, event_services())
     say(f"declared {count} event queues, so no event is published before its consumer's queue exists")
+    report = migrate_classic_queues(settings.amqp_uri, event_services(), settings.retry_delays_ms)
+    if report["deleted"] or report["kept"]:
+        say(f"moved {report['moved']} queued messages from {len(report['deleted']) + len(report['kept'])} "
+            f"classic queues of an earlier install to their quorum queues; deleted {len(report['deleted'])}")
+    if report["kept"]:
+        say(f"kept {len(report['kept'])} old queues still in use (a service from before the upgrade is "
+            f"running?): stop it, then run `refhub queues migrate`")
 
 
 def start_services(settings: Settings) -> None:
@@ -492,7 +512,8 @@ def up(settings: Settings, infra_only: bool = False) -> None:
     if narrowed:
         say(f"narrowed {narrowed} files and folders in {settings.data_dir} to their owner (0600/0700)")
     ensure_rabbitmq(settings)
-    if urlparse(settings.amqp_uri).hostname in ("127.0.0.1", "localhost"):
+    if len(amqp_uris(settings.amqp_uri)) == 1 and \
+            urlparse(settings.amqp_uri).hostname in ("127.0.0.1", "localhost"):
         ensure_management()
     settings = ensure_broker_user(settings)
     ensure_database(settings)

@@ -16,9 +16,54 @@ def env(name: str, default: str) -> str:
     return value or default
 
 
+def amqp_uris(amqp_uri: str) -> list[str]:
+    """The broker addresses in AMQP_URI: one URL, or several separated by `;` (kombu's failover form).
+
+    `amqp://u:p@rabbit1:5672/;amqp://u:p@rabbit2:5672/` — each entry is a whole URL; kombu
+    (the services) connects to the first that answers and moves on round-robin when it fails.
+    """
+    uris = [part.strip() for part in amqp_uri.split(";") if part.strip()]
+    if not uris:
+        raise ValueError("AMQP_URI names no broker")
+    for uri in uris:
+        if "://" not in uri:
+            raise ValueError(f"AMQP_URI entry {uri.split('@')[-1]!r} is not a URL (amqp://user:pass@host:port/vhost)")
+    return uris
+
+
+def check_amqp_uri(amqp_uri: str) -> str:
+    """AMQP_URI exactly as kombu must get it, or ValueError.
+
+    kombu splits on `;` as it stands: an empty entry (a trailing `;`) becomes an alternate that
+    silently falls back to localhost, and a space becomes part of a host name. Refuse both at start.
+    """
+    uris = amqp_uris(amqp_uri)
+    if ";".join(uris) != amqp_uri:
+        raise ValueError(f"AMQP_URI lists {len(uris)} brokers with an empty entry or spaces around a `;`: "
+                         "write them as amqp://...;amqp://... with nothing between")
+    return amqp_uri
+
+
 def pika_uri(amqp_uri: str) -> str:
-    """kombu accepts `pyamqp://`; pika only `amqp://`."""
+    """kombu accepts `pyamqp://`; pika only `amqp://`. One URL (see pika_parameters for a list)."""
     return "amqp://" + amqp_uri[len("pyamqp://"):] if amqp_uri.startswith("pyamqp://") else amqp_uri
+
+
+def pika_parameters(amqp_uri: str, **overrides) -> list:
+    """pika connection parameters for every broker in AMQP_URI, in order.
+
+    `pika.BlockingConnection(pika_parameters(uri))` tries each in turn, so the command line and
+    the topology code reach a surviving node of a cluster like the services do.
+    """
+    import pika
+
+    params = []
+    for uri in amqp_uris(amqp_uri):
+        one = pika.URLParameters(pika_uri(uri))
+        for name, value in overrides.items():
+            setattr(one, name, value)
+        params.append(one)
+    return params
 
 
 @dataclass(frozen=True)
@@ -51,6 +96,11 @@ class Settings:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def retry_delays_ms(self) -> list[int]:
+        """RETRY_DELAYS_MS as the services read it (the CLI needs the delay queues' names)."""
+        return [int(d) for d in env("RETRY_DELAYS_MS", "").split(",") if d.strip()]
 
 
 BROKER_SECRETS = Path("secrets") / "broker.json"  # under the data dir, 0600

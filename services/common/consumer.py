@@ -12,6 +12,26 @@ Time rides on the broker the same way: a handler that raises `NotDueYet(at)`
 has its message hop through fixed-delay queues (each with one queue-level
 TTL, so a 13-hour wait never holds back a 1-second one) until `at`, then
 handles it again. Nothing polls the database for work that is waiting.
+
+Every queue here is a quorum queue (replicated on a RabbitMQ cluster; one
+replica on a single broker), named with a `.v2` suffix because a classic
+queue cannot become a quorum queue in place (`topology.migrate_classic_queues`
+moves what the old classic queues held). Handler queues carry a delivery
+limit: a message delivered DELIVERY_LIMIT + 1 times without an ack (its
+consumer died or lost its connection each time: a poison message) is
+dead-lettered by the broker to the service's park queue, and the service
+parks it in `dead_letters` like an event that failed every retry. What
+quorum queues do differently, and how that is handled:
+
+- no per-message TTL needed: delays are queue-level `x-message-ttl`, one
+  queue per delay;
+- dead-lettering is at-most-once unless `x-dead-letter-strategy:
+  at-least-once` (which needs `x-overflow: reject-publish`): set on every
+  queue that dead-letters (delay → handler, handler → park), so a message
+  leaves the source queue only once the target queue has it;
+- they are always durable and never exclusive or auto-delete: nameko's
+  handlers use `reliable_delivery=True` (durable, not auto-delete), and
+  BROADCAST/non-reliable handlers are refused here.
 """
 from __future__ import annotations
 
@@ -19,12 +39,15 @@ import functools
 import traceback
 import uuid
 
+import eventlet
 from kombu import Exchange, Queue
 from marshmallow import ValidationError
 from nameko.amqp.publish import Publisher
-from nameko.events import event_handler
+from nameko.events import SERVICE_POOL, EventHandler, EventHandlerConfigurationError, get_event_exchange
 from nameko.extensions import DependencyProvider
+from nameko.messaging import Consumer
 
+from .config import check_amqp_uri
 from .envelope import load_envelope, utcnow
 from .logs import bind_context, clear_context, get_logger
 from .mongo import DEAD_LETTERS, acquire_client, release_client
@@ -50,24 +73,117 @@ def next_hop_ms(remaining_ms: float, hops=DEFER_HOPS_MS) -> int:
     return max(fitting) if fitting else min(hops)
 
 
+QUEUE_GENERATION = "v2"  # quorum queues; the classic queues before them had no suffix
+# Deliveries without an ack before the broker dead-letters a message to the park queue. An ack is
+# missing only when a consumer dies or loses its connection while holding the message (a handler that
+# raises is acked and retried by this module), so 5 crashes in a row mark a poison message.
+DELIVERY_LIMIT = 5
+QUORUM = {"x-queue-type": "quorum"}
+# at-least-once dead-lettering: the message stays in the source queue until the target confirms it
+AT_LEAST_ONCE = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+
+
 def handler_queue(source: str, event_type: str, service: str, method: str) -> str:
-    """The queue nameko binds for a SERVICE_POOL event handler."""
+    """The quorum queue a SERVICE_POOL event handler consumes from."""
+    return f"{classic_handler_queue(source, event_type, service, method)}.{QUEUE_GENERATION}"
+
+
+def classic_handler_queue(source: str, event_type: str, service: str, method: str) -> str:
+    """The classic queue nameko itself declares (and earlier installs have)."""
     return f"evt-{source}-{event_type}--{service}.{method}"
 
 
+def current_queue(name: str) -> str:
+    """A handler queue name as recorded before quorum queues, in today's form (dead letters keep old names)."""
+    if name.startswith("evt-") and not name.endswith(f".{QUEUE_GENERATION}"):
+        return f"{name}.{QUEUE_GENERATION}"
+    return name
+
+
+def park_queue(service: str) -> str:
+    """Where the broker dead-letters a service's poison messages; the service parks them."""
+    return f"refhub-parked--{service}.{QUEUE_GENERATION}"
+
+
+def handler_queue_arguments(service: str) -> dict:
+    """Identical wherever the queue is declared (nameko, topology.py), or RabbitMQ refuses one."""
+    return {**QUORUM, "x-delivery-limit": DELIVERY_LIMIT, "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": park_queue(service), **AT_LEAST_ONCE}
+
+
+def park_queue_declaration(service: str) -> Queue:
+    name = park_queue(service)
+    return Queue(name, exchange=Exchange(""), routing_key=name, durable=True, queue_arguments=dict(QUORUM))
+
+
 def delay_queue(queue: str, delay_ms: int) -> Queue:
-    """A queue holding messages `delay_ms`, then dead-lettering them back to `queue`."""
+    """A queue holding messages `delay_ms` (queue-level TTL), then dead-lettering them back to `queue`.
+
+    Nothing consumes from it, so no delivery limit applies; the TTL's dead-lettering is
+    at-least-once, so a message expiring while `queue` elects a leader waits rather than vanishing.
+    """
     return Queue(
         f"{queue}.retry-{delay_ms}", exchange=Exchange(""), routing_key=f"{queue}.retry-{delay_ms}",
         durable=True,
         queue_arguments={
+            **QUORUM,
             "x-message-ttl": delay_ms,
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": queue,
+            **AT_LEAST_ONCE,
             "x-expires": delay_ms * 2 + 60000,  # the delay queue goes when unused
         },
     )
 
+
+class RedeliverLater(Exception):
+    """Raised when a retry or a deferral could not be published: the message goes back to its queue."""
+
+
+class QuorumEventHandler(EventHandler):
+    """nameko's SERVICE_POOL event handler on a quorum queue with a delivery limit (see module doc).
+
+    A worker ending in RedeliverLater has its message requeued (counted by the delivery limit)
+    instead of acked, so a broker that could not take the retry never loses the event.
+    """
+
+    def setup(self):
+        if self.handler_type is not SERVICE_POOL or not self.reliable_delivery:
+            raise EventHandlerConfigurationError(
+                "quorum queues are durable and shared: only SERVICE_POOL handlers with reliable delivery")
+        service = self.container.service_name
+        self.queue = Queue(
+            handler_queue(self.source_service, self.event_type, service, self.method_name),
+            exchange=get_event_exchange(self.source_service, self.container.config),
+            routing_key=self.event_type, durable=True, auto_delete=False, exclusive=False,
+            queue_arguments=handler_queue_arguments(service))
+        Consumer.setup(self)
+
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        if exc_info is not None and isinstance(exc_info[1], RedeliverLater):
+            self.queue_consumer.requeue_message(message)
+        else:
+            super().handle_message_processed(message, result, exc_info)
+
+
+class ParkedConsumer(Consumer):
+    """Consumes the service's park queue: what the broker dead-lettered at the delivery limit."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queue=None, requeue_on_error=True, **kwargs)
+
+    def setup(self):
+        self.queue = park_queue_declaration(self.container.service_name)
+        super().setup()
+
+    def handle_message(self, body, message):
+        deaths = (message.headers or {}).get("x-death") or [{}]
+        latest = deaths[0]  # most recent first: the handler queue that gave up on it
+        context_data = self.unpack_message_headers(message)
+        context_data["parked_from"] = str(latest.get("queue") or "unknown")
+        context_data["parked_reason"] = str(latest.get("reason") or "unknown")
+        self.container.spawn_worker(self, (body,), {}, context_data=context_data,
+                                    handle_result=functools.partial(self.handle_result, message))
 
 
 def park(db, *, queue: str, payload, error: str, attempts: int) -> str:
@@ -91,7 +207,8 @@ class DeliveryRetry(DependencyProvider):
         if isinstance(delays, str):
             delays = [int(d) for d in delays.split(",") if d.strip()]
         self.delays = tuple(delays) if delays else DEFAULT_RETRY_DELAYS_MS
-        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True)
+        # the service's one AMQP_URI check (all event services have this dependency)
+        self.publisher = Publisher(check_amqp_uri(config["AMQP_URI"]), use_confirms=True)
         self.client = acquire_client(self, config)  # shared with the store (one per process)
         self.db = self.client[config.get("MONGO_DB", f"refhub_{self.container.service_name}")]
 
@@ -102,21 +219,46 @@ class DeliveryRetry(DependencyProvider):
         self.stop()
 
     def get_dependency(self, worker_ctx):
-        return _WorkerRetry(self, int(worker_ctx.data.get("delivery_attempt") or 0))
+        parked = worker_ctx.data.get("parked_from") if isinstance(worker_ctx.entrypoint,
+                                                                  ParkedConsumer) else None
+        return _WorkerRetry(self, int(worker_ctx.data.get("delivery_attempt") or 0), parked,
+                            worker_ctx.data.get("parked_reason"))
 
 
 class _WorkerRetry:
-    def __init__(self, provider: DeliveryRetry, attempt: int):
+    def __init__(self, provider: DeliveryRetry, attempt: int, parked_from: str | None = None,
+                 parked_reason: str | None = None):
         self.provider = provider
         self.attempt = attempt
+        self.parked_from = parked_from  # set when the broker dead-lettered this message to the park queue
+        self.parked_reason = parked_reason
+
+    def park_dead_lettered(self, payload) -> None:
+        """Park what the broker gave up on (a poison message) in dead_letters, replayable like any other."""
+        try:
+            dead_letter_id = park(
+                self.provider.db, queue=self.parked_from, payload=payload,
+                error=(f"delivered {DELIVERY_LIMIT + 1} times without an ack (its consumer died or lost "
+                       f"its connection each time); the broker's delivery limit ({self.parked_reason})"),
+                attempts=DELIVERY_LIMIT + 1)
+        except Exception:
+            eventlet.sleep(1)  # the database is down: the message goes back to the park queue, not lost
+            raise
+        log.error("event_parked", queue=self.parked_from, dead_letter_id=dead_letter_id,
+                  reason=self.parked_reason)
 
     def _republish(self, queue: str, payload, delay_ms: int, attempt: int) -> None:
         target = delay_queue(queue, delay_ms)
         correlation_id = payload.get("correlation_id", "") if isinstance(payload, dict) else ""
-        self.provider.publisher.publish(
-            payload, exchange=Exchange(""), routing_key=target.name, declare=[target],
-            extra_headers={"nameko.delivery_attempt": attempt,
-                           "nameko.correlation_id": correlation_id})
+        try:
+            self.provider.publisher.publish(
+                payload, exchange=Exchange(""), routing_key=target.name, declare=[target],
+                extra_headers={"nameko.delivery_attempt": attempt,
+                               "nameko.correlation_id": correlation_id})
+        except Exception as exc:  # unconfirmed: keep the message (requeued) rather than ack it
+            log.warning("event_republish_failed", queue=queue, delay_ms=delay_ms, error=type(exc).__name__)
+            eventlet.sleep(1)
+            raise RedeliverLater(type(exc).__name__) from exc
 
     def defer(self, queue: str, payload, due_at) -> int:
         """Send the message round a fixed-delay queue towards `due_at`; not an attempt."""
@@ -148,6 +290,9 @@ def consumes(*sources: tuple[str, str]):
         @functools.wraps(fn)
         def handle(self, payload):
             clear_context()
+            if getattr(self.delivery, "parked_from", None):  # from the park queue: the broker gave up on it
+                self.delivery.park_dead_lettered(payload)
+                return None
             try:
                 envelope = load_envelope(payload)
             except ValidationError as exc:
@@ -177,8 +322,8 @@ def consumes(*sources: tuple[str, str]):
                 return None
 
         for source, event_type in sources:
-            handle = event_handler(source, event_type, reliable_delivery=True)(handle)
-        return handle
+            handle = QuorumEventHandler.decorator(source, event_type, reliable_delivery=True)(handle)
+        return ParkedConsumer.decorator()(handle)
     return decorator
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from kombu import Connection
 
+from .config import amqp_uris
 from .http import json_response
 from .logs import get_logger
 
@@ -10,9 +11,10 @@ log = get_logger(__name__)
 
 
 def broker_answers(amqp_uri: str, timeout: float = 2.0) -> bool:
+    """Some broker of AMQP_URI answers (kombu moves through a `;`-separated list on failure)."""
     try:
         with Connection(amqp_uri, connect_timeout=timeout) as conn:
-            conn.ensure_connection(max_retries=1, timeout=timeout)
+            conn.ensure_connection(max_retries=len(amqp_uris(amqp_uri)), timeout=timeout * 2)
             return True
     except Exception as exc:
         log.warning("health_broker_down", error=type(exc).__name__)

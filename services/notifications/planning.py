@@ -100,6 +100,7 @@ class MessagePlanner:
     def plan_for_event(self, envelope: dict) -> list[dict]:
         """Plan the event's messages; returns those claimed for this worker to send at once."""
         self.claimed: list[dict] = []
+        self.latest_contacts: dict | None = None  # read after planning: what the claimed sends check
         case_id, data, event_type = envelope["case_id"], envelope["data"], envelope["event_type"]
         known = self.store.contacts_for(case_id)
         if known is not None and known.get("erased_at"):
@@ -144,7 +145,7 @@ class MessagePlanner:
     def _settle_races(self, case_id, event_type, data, triage):
         """Whichever of a referral and its triage is handled second releases the held alert;
         an erasure that landed while we planned still erases what we just stored."""
-        latest = self.store.contacts_for(case_id) or {}
+        latest = self.latest_contacts = self.store.contacts_for(case_id) or {}
         if latest.get("erased_at"):
             self.store.erase_case(case_id)
             return

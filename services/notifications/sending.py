@@ -123,19 +123,23 @@ class MessageSender:
             return "taken"
         return self.send(claimed)
 
-    def send_claimed(self, doc: dict) -> str:
-        """Send a message its planner claimed; a crash here leaves it to the lease and the sweep."""
+    def send_claimed(self, doc: dict, contacts: dict | None = None) -> str:
+        """Send a message its planner claimed; a crash here leaves it to the lease and the sweep.
+
+        `contacts`: as the planner read them after planning (a moment ago), saving a read.
+        """
         try:
-            return self.send(doc)
+            return self.send(doc, contacts)
         except Exception:  # the event was handled: its other messages still go
             log.exception("notification_send_crashed", notification_id=doc["_id"])
             return "crashed"
 
-    def send(self, doc: dict) -> str:
+    def send(self, doc: dict, contacts: dict | None = None) -> str:
         """Deliver a claimed message and finish it; returns its outcome."""
         bind_context(case_id=doc["case_id"], correlation_id=doc["correlation_id"],
                      notification_id=doc["_id"])
-        contacts = self.store.contacts_for(doc["case_id"]) or {}
+        if contacts is None:
+            contacts = self.store.contacts_for(doc["case_id"]) or {}
         reason = suppression(doc, contacts)
         if reason:
             changes = {"status": "suppressed", "suppressed_reason": reason, "next_attempt_at": None}

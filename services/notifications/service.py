@@ -77,9 +77,9 @@ class NotificationsService(NotificationRecords, common_http.ServiceHttp):  # aud
 
     @consumes(*MESSAGE_SOURCES)
     def plan_for_event(self, envelope):
-        sender = self._sender()
-        for doc in self._planner().plan_for_event(envelope):
-            note_disclosure(self.audit, doc, sender.send_claimed(doc))
+        sender, planner = self._sender(), self._planner()
+        for doc in planner.plan_for_event(envelope):
+            note_disclosure(self.audit, doc, sender.send_claimed(doc, planner.latest_contacts))
 
     @consumes(("referrals", CONSENT_WITHDRAWN))
     def withdraw_consent(self, envelope):

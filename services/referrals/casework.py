@@ -8,6 +8,8 @@ and calls these.
 """
 from __future__ import annotations
 
+import uuid
+
 from services.common.envelope import utcnow
 from services.common.http import Conflict
 from services.common.logs import get_logger
@@ -38,6 +40,22 @@ def move(store, case, to, reason, principal, correlation_id) -> None:
     moved = status_move(case, to, reason, principal, correlation_id)
     store.update_case(case["_id"], case["version"], moved["changes"], [moved["entry"]], [moved["event"]])
     log.info("case_status_changed", from_status=case["status"], to_status=moved["changes"]["status"])
+
+
+def record_rating(store, case, ratings, rated_on, principal, correlation_id) -> None:
+    """The coordinator's own rating: kept with who and when, and it sets the level (domain.rating_levels)."""
+    if case.get("erased_at"):
+        raise Conflict("this case was erased")
+    rating = domain.coordinator_rating(ratings, rated_on=rated_on, actor=principal.actor,
+                                       reference=case["reference"])
+    all_ratings = [*case.get("cir_ratings", []), rating]
+    levels = domain.rating_levels(all_ratings, utcnow().date())
+    entry = {"event_id": str(uuid.uuid4()), "at": utcnow(), "type": "cir_rating_recorded",
+             "summary": f"Clutter Image Rating recorded by the coordinator (highest {max(ratings.values())}, "
+                        f"level {levels['level']})",
+             "source": "referrals", "correlation_id": correlation_id, "actor": principal.actor, "reason": None}
+    store.update_case(case["_id"], case["version"], {"cir_ratings": all_ratings, **levels}, [entry], [])
+    log.info("cir_rating_recorded", level=levels["level"])
 
 
 def withdraw_consent(store, case, scope, reason, principal, correlation_id) -> None:
@@ -76,7 +94,10 @@ def erase(store, case, reason, principal, correlation_id) -> bool:
     # coordinators' reasons are free text and may name the person: they go too
     changes["timeline"] = [{**e, "reason": None} for e in case.get("timeline", [])] + \
         [{**e, "reason": None} for e in entries]
+    born = (case.get("person") or {}).get("date_of_birth")
     store.update_case(case["_id"], case["version"], changes, [], events)
+    if born:
+        store.forget_birth_date(case["_id"], born)
     store.erase_parked_events(case["_id"])
     log.info("case_erased", reason_given=bool(reason))
     return True

@@ -2,7 +2,8 @@
 from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_spec
 
 from .records import ROUTES as RECORD_ROUTES
-from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, ConsentWithdrawalSchema,
+from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
+                      ConsentWithdrawalSchema,
                       ErasureRequestSchema, ReferralCreatedSchema, ReferralSchema, ReferralStatusSchema,
                       TransitionRequestSchema)
 
@@ -21,6 +22,9 @@ ROUTES = [
           response=CaseDetailSchema, errors=(401, 403, 404)),
     Route("POST", "/cases/{case_id}/transitions", "Move a case through its lifecycle", roles=COORDINATOR,
           request=TransitionRequestSchema, response=CaseDetailSchema, errors=(400, 401, 403, 404, 409, 415)),
+    Route("POST", "/cases/{case_id}/cir-ratings", "Record the coordinator's own Clutter Image Rating; it sets "
+          "the case's level", roles=COORDINATOR, request=CirRatingRequestSchema, response=CaseDetailSchema,
+          status=201, errors=(400, 401, 403, 404, 409, 415)),
     Route("POST", "/cases/{case_id}/consent-withdrawal", "Record a withdrawal of consent (all, fire_service, contact)",
           roles=COORDINATOR, request=ConsentWithdrawalSchema, response=CaseDetailSchema,
           errors=(400, 401, 403, 404, 409, 415)),

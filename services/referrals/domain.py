@@ -1,7 +1,8 @@
 """Referral intake rules: what a case and its events hold."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from difflib import SequenceMatcher
 
 from .lifecycle import cir_level
 
@@ -32,24 +33,97 @@ def referral_record(referral: dict, *, referral_id: str, reference: str, agency:
     }
 
 
+REFERRER, COORDINATOR = "referrer", "coordinator"  # who gave a rating
+RECENT_RATINGS = timedelta(days=183)  # "the last six months"
+
+
 def rating_entry(record: dict) -> dict:
     """One Clutter Image Rating, kept with who rated and when (the outcome measure over time)."""
     hoarding = record["hoarding"]
     return {"ratings": hoarding["clutter_image_rating"], "rated_by": hoarding["rated_by"],
-            "rated_on": hoarding["rated_on"], "reference": record["reference"]}
+            "rated_on": hoarding["rated_on"], "reference": record["reference"], "rater_role": REFERRER}
 
 
-def rating_levels(rating: dict) -> dict:
-    """The case's level follows its most recent rating."""
-    highest = max(rating["ratings"].values())
+def coordinator_rating(ratings: dict, *, rated_on: date, actor: str, reference: str) -> dict:
+    return {"ratings": ratings, "rated_by": actor, "rated_on": rated_on.isoformat(), "reference": reference,
+            "rater_role": COORDINATOR}
+
+
+def rating_levels(ratings: list[dict], today: date) -> dict:
+    """The case's level, safety first, from every rating it holds.
+
+    A coordinator's own rating wins (their latest); otherwise the highest rating
+    of the last six months, or the latest when none is that recent. So a later,
+    lower rating from another agency never lowers the level of a case.
+    """
+    def day(rating):
+        return date.fromisoformat(str(rating["rated_on"])[:10])
+
+    own = [r for r in ratings if r.get("rater_role") == COORDINATOR]
+    if own:
+        chosen = [max(own, key=day)]
+    else:
+        chosen = [r for r in ratings if today - day(r) <= RECENT_RATINGS] or [max(ratings, key=day)]
+    highest = max(max(r["ratings"].values()) for r in chosen)
     return {"cir_max": highest, "level": cir_level(highest)}
+
+
+def cir_trend(ratings: list[dict]) -> dict:
+    """Each room's ratings over time, oldest first: the group's outcome measure."""
+    trend: dict[str, list] = {}
+    for rating in sorted(ratings, key=lambda r: str(r["rated_on"])):
+        for room, score in rating["ratings"].items():
+            trend.setdefault(room, []).append({"rated_on": str(rating["rated_on"])[:10], "score": score,
+                                               "rater_role": rating.get("rater_role", REFERRER)})
+    return trend
+
+
+def _outward(postcode: str) -> str:
+    """The postcode's district (HA1 of HA1 2AB): neighbouring streets share it."""
+    compact = "".join(str(postcode).split()).upper()
+    return compact[:-3] if len(compact) > 3 else compact
+
+
+def _name(person: dict) -> str:
+    return " ".join(f"{person.get('given_name', '')} {person.get('family_name', '')}".casefold().split())
+
+
+def possibly_same_person(person: dict, other: dict, threshold: float = 0.85) -> bool:
+    """A near match a coordinator should look at: the same date of birth, a name that
+    differs by a letter or two ("Derek Low" / "Derek Lowe"), the same postcode district.
+    Exact matches never get here: they share a person key and one case."""
+    if str(person.get("date_of_birth"))[:10] != str(other.get("date_of_birth"))[:10]:
+        return False
+    if _outward(person["address"]["postcode"]) != _outward((other.get("address") or {}).get("postcode", "")):
+        return False
+    return SequenceMatcher(None, _name(person), _name(other)).ratio() >= threshold
+
+
+def referrer_view(case: dict, record: dict) -> dict:
+    """What the agency behind `record` sees of its referral: its own journey, nothing before it.
+
+    The referral that opened the case follows the case. A later one, linked to
+    the person's open case, starts at "received" and sees only what happens
+    after it arrived (a move of the case, a change to the visit), so referring
+    someone never tells an agency that another one already knew them.
+    """
+    visit = case.get("visit")
+    if case["referrals"][0]["referral_id"] == record["referral_id"]:
+        return {"status": case["status"], "updated_at": case["updated_at"],
+                "visit": {"status": visit["status"]} if visit else None}
+    arrived = record["received_at"]
+    moves = [e["at"] for e in case.get("timeline", []) if e["type"] == "case_status_changed" and e["at"] >= arrived]
+    visit_news = visit and visit.get("changed_at") and visit["changed_at"] >= arrived
+    return {"status": case["status"] if moves else "received",
+            "updated_at": max([arrived, *moves, *([visit["changed_at"]] if visit_news else [])]),
+            "visit": {"status": visit["status"]} if visit_news else None}
 
 
 def new_case(referral: dict, record: dict, *, case_id: str, person_key: str) -> dict:
     rating = rating_entry(record)
     return {
         "_id": case_id, "reference": record["reference"], "status": "received",
-        "held_from": None, **rating_levels(rating), "cir_ratings": [rating],
+        "held_from": None, **rating_levels([rating], record["received_at"].date()), "cir_ratings": [rating],
         "person": referral["person"], "person_key": person_key,
         "consent": {**referral["consent"], "withdrawn": []},
         "referrals": [record], "visit": None, "urgency": 0, "timeline": [],
@@ -103,7 +177,8 @@ def erased_case(case: dict, *, at: datetime) -> dict:
                                                   for w in case.get("consent", {}).get("withdrawn", [])]},
         "referrals": [{"referral_id": r["referral_id"], "reference": r["reference"], "agency": r["agency"],
                        "received_at": r["received_at"], "erased": True} for r in case.get("referrals", [])],
-        "cir_ratings": [{"ratings": r["ratings"], "rated_on": r["rated_on"], "reference": r["reference"]}
+        "cir_ratings": [{"ratings": r["ratings"], "rated_on": r["rated_on"], "reference": r["reference"],
+                         "rater_role": r.get("rater_role", REFERRER)}
                         for r in case.get("cir_ratings", [])],
         "erased_at": at, "open_person_slot": case["_id"],
     }
@@ -117,8 +192,9 @@ def visit_projection(envelope: dict) -> dict | None:
     """What the case itself learns from safety's events (its `visit` and sort urgency)."""
     data = envelope["data"]
     if envelope["event_type"] == "visit_requested":
-        return {"visit": {"visit_id": data["visit_id"], "status": "requested",
-                          "priority": data["priority"], "due_by": _when(data.get("due_by"))},
+        return {"visit": {"visit_id": data["visit_id"], "status": "requested", "reference": data.get("reference"),
+                          "priority": data["priority"], "due_by": _when(data.get("due_by")),
+                          "changed_at": _when(envelope["occurred_at"])},
                 "urgency": PRIORITY_URGENCY.get(data["priority"], 0)}
     if envelope["event_type"] == "fire_risk_without_consent":
         # high fire risk and no consent: the coordinator must act, so the case rises like a visit would
@@ -126,7 +202,9 @@ def visit_projection(envelope: dict) -> dict | None:
     if envelope["event_type"] == "visit_status_changed":
         open_visit = data["status"] in ("requested", "acknowledged", "scheduled")
         return {"visit": {"visit_id": data["visit_id"], "status": data["status"],
-                          "priority": data.get("priority"), "due_by": _when(data.get("due_by"))},
+                          "reference": data.get("case_reference") or data.get("reference"),
+                          "priority": data.get("priority"), "due_by": _when(data.get("due_by")),
+                          "changed_at": _when(envelope["occurred_at"])},
                 # a visit that is over no longer makes the case urgent
                 "urgency": PRIORITY_URGENCY.get(data.get("priority"), 0) if open_visit else 0}
     return None

@@ -106,7 +106,7 @@ def store_referral(store, referral, agency, principal, correlation_id, ids) -> d
         case = store.get(open_case["_id"])
         bind_context(case_id=case["_id"])
         rating = domain.rating_entry(record)
-        levels = domain.rating_levels(rating)
+        levels = domain.rating_levels([*case.get("cir_ratings", []), rating], received_at.date())
         data = domain.referral_received_data({**case, **levels}, record, duplicate_of=case["_id"])
         event = referral_event("referral_received", case, correlation_id, data)
         entry = {**timeline_entry(event, f"Another referral ({reference}) from {agency} for the same "
@@ -126,6 +126,16 @@ def _open_case(store, referral, record, case_id, key, agency, correlation_id) ->
     case = domain.new_case(referral, record, case_id=case_id, person_key=key)
     event = referral_event("referral_received", case, correlation_id, domain.referral_received_data(case, record))
     case["timeline"] = [timeline_entry(event, f"Referral {record['reference']} received from {agency}")]
+    matches = [c for c in store.open_cases_born_on(referral["person"]["date_of_birth"])
+               if c["_id"] != case_id and domain.possibly_same_person(referral["person"], c["person"])]
+    if matches:  # never linked automatically: a coordinator decides
+        case["possible_matches"] = [{"case_id": c["_id"], "reference": c["reference"]} for c in matches]
+        case["timeline"].append({**case["timeline"][0], "event_id": f"{event['event_id']}:possible-match",
+                                 "type": "possible_match",
+                                 "summary": "Possibly the same person as " + ", ".join(
+                                     c["reference"] for c in matches) + ": a coordinator decides whether to "
+                                     "link them"})
+    store.note_birth_date(case_id, referral["person"]["date_of_birth"])
     try:
         store.open_case(case, [event])
     except DuplicateKeyError:

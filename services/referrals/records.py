@@ -110,7 +110,9 @@ class CaseRecords(KeptRecords):
         # recorded first: the export shows it, and an export that fails later was still asked for
         self.audit.read(principal, request, "subject_access_export", case["_id"])
         answers, missing = gather(self._peers(), "subject_access", case["_id"], timeout=self._gather_timeout())
-        return sar.assemble(reference, self.store.get(case["_id"]), principal.actor,
+        case = self.store.get(case["_id"])
+        case = {**case, "timeline": self.store.timeline_of(case)}  # other services' events live beside the case
+        return sar.assemble(reference, case, principal.actor,
                             self.audit.for_case(case["_id"]), answers, missing)
 
     @http("GET", "/audit")

@@ -6,6 +6,11 @@ equality, never by reading the history:
   "reference:HRW-…" / "referral:<uuid>"). It is written before the case, so a
   crash in between leaves an entry that points at a case not holding that
   referral, which readers treat as absent.
+- `timeline_events` holds what other services' events put on a case's
+  timeline: one small document per event, `_id` = the event id, so a
+  redelivery inserts nothing and the case document is not rewritten for every
+  message sent. The case's own moves stay on the case, in the same write as
+  the move; a case's timeline is the two merged (`timeline_of`).
 - `case_list` is the coordinator's list: one small document per case, derived
   from the case alone (`listing_of`). Each case write sets `list_stale` in the
   same update and refreshes the listing right after; a crash in between is
@@ -21,7 +26,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.common.envelope import utcnow
-from services.common.idempotency import apply_once
+from services.common.idempotency import apply_once, insert_once
 from services.common.mongo import Repository
 
 
@@ -44,10 +49,15 @@ class CaseRepository(Repository):
     def case_list(self):
         return self.db["case_list"]
 
+    @property
+    def timeline_events(self):
+        return self.db["timeline_events"]
+
     def ensure_indexes(self) -> None:
         self.cases.create_index("reference", unique=True)
         self.cases.create_index("list_stale")
         self.case_list.create_index("status")
+        self.timeline_events.create_index("case_id")
         if self.migrate_once("cases.open_person_slot"):
             self._backfill_person_slots()
         # one open case per person: two referrals arriving at once cannot both open one
@@ -109,9 +119,24 @@ class CaseRepository(Repository):
         for key in (f"reference:{record['reference']}", f"referral:{record['referral_id']}"):
             self.lookups.update_one({"_id": key}, {"$set": {"case_id": case_id}}, upsert=True)
 
+    def note_birth_date(self, case_id: str, date_of_birth) -> None:
+        """Cases by the person's date of birth: where near matches are looked for."""
+        self.lookups.update_one({"_id": f"born:{str(date_of_birth)[:10]}"}, {"$addToSet": {"case_ids": case_id}},
+                                upsert=True)
+
+    def forget_birth_date(self, case_id: str, date_of_birth) -> None:
+        """Erasure: the case no longer stands under the person's date of birth."""
+        self.lookups.update_one({"_id": f"born:{str(date_of_birth)[:10]}"}, {"$pull": {"case_ids": case_id}})
+
+    def open_cases_born_on(self, date_of_birth) -> list[dict]:
+        entry = self.lookups.find_one({"_id": f"born:{str(date_of_birth)[:10]}"}) or {}
+        cases = (self.cases.find_one({"_id": case_id}, {"person": 1, "reference": 1, "open": 1})
+                 for case_id in entry.get("case_ids", []))
+        return [c for c in cases if c and c.get("open")]
+
     def _case_holding(self, key: str, field: str, value: str) -> dict | None:
         entry = self.lookups.find_one({"_id": key})
-        case = self.cases.find_one({"_id": entry["case_id"]}, {"outbox": 0, "applied_events": 0, "timeline": 0}) \
+        case = self.cases.find_one({"_id": entry["case_id"]}, {"outbox": 0, "applied_events": 0}) \
             if entry else None
         if case and any(r.get(field) == value for r in case.get("referrals", [])):
             return case
@@ -165,15 +190,24 @@ class CaseRepository(Repository):
 
     def record_event(self, case_id: str, event_id: str, timeline_entry: dict,
                      changes: dict | None = None) -> bool:
-        """Put another service's event on the timeline, once per event_id."""
-        update = {"$push": {"timeline": timeline_entry}, "$set": {"updated_at": utcnow()}}
+        """Put another service's event on the timeline, once per event_id.
+
+        What it changes on the case (the visit, the urgency) is applied first, once
+        (apply_once); the timeline entry is then inserted under the event's id, so a
+        redelivery after a crash between the two still adds the entry, and never twice.
+        """
         if changes:  # the visit and urgency show in the list: its line is refreshed too
-            update["$set"].update({**changes, "list_stale": True})
-            update["$inc"] = {"rev": 1}
-        applied = apply_once(self.cases, {"_id": case_id}, update, event_id)
-        if applied and changes:
-            self.refresh_listing(case_id)
-        return applied
+            update = {"$set": {**changes, "updated_at": utcnow(), "list_stale": True}, "$inc": {"rev": 1}}
+            if apply_once(self.cases, {"_id": case_id}, update, event_id):
+                self.refresh_listing(case_id)
+        return insert_once(self.timeline_events, {**timeline_entry, "_id": event_id, "case_id": case_id})
+
+    def timeline_of(self, case: dict) -> list[dict]:
+        """The case's whole story: its own moves and every other service's events, in time order."""
+        entries = {e["event_id"]: e for e in case.get("timeline", [])}
+        for entry in self.timeline_events.find({"case_id": case["_id"]}):
+            entries.setdefault(entry["_id"], {k: v for k, v in entry.items() if k not in ("_id", "case_id")})
+        return sorted(entries.values(), key=lambda e: e["at"])
 
     # -- the coordinator's list ---------------------------------------------------
     def refresh_listing(self, case_id: str) -> None:

@@ -457,6 +457,18 @@ class TransitionRequestSchema(_StrictSchema):
     reason = _Text(NOTE_MAX, required=True)
 
 
+class CirRatingRequestSchema(_StrictSchema):
+    """``POST /cases/{case_id}/cir-ratings``: the coordinator's own Clutter Image Rating."""
+
+    ratings = ClutterImageRatings(required=True)
+    rated_on = fields.Date(required=True)
+
+    @validates("rated_on")
+    def _rated_already(self, value: date, **kwargs: Any) -> None:
+        if value > datetime.now(timezone.utc).date():
+            raise ValidationError("cannot be in the future")
+
+
 class ConsentWithdrawalSchema(_StrictSchema):
     scope = fields.String(required=True, validate=validate.OneOf(CONSENT_SCOPES, error="must be one of: {choices}"))
     reason = _Text(NOTE_MAX)
@@ -549,6 +561,9 @@ class CirRatingSchema(_ResponseSchema):
     rated_by = fields.String(allow_none=True)
     rated_on = fields.String(required=True)
     reference = fields.String(required=True)
+    rater_role = fields.String(load_default="referrer", dump_default="referrer",
+                               metadata={"description": "referrer or coordinator (a coordinator's own rating "
+                                                        "sets the level)"})
 
 
 class CaseDetailSchema(_ResponseSchema):
@@ -563,6 +578,10 @@ class CaseDetailSchema(_ResponseSchema):
     timeline = fields.List(fields.Nested(TimelineEntrySchema), required=True)  # ordered by `at`
     referrals = fields.List(fields.Nested(CaseReferralSchema))
     cir_ratings = fields.List(fields.Nested(CirRatingSchema))
+    possible_matches = fields.List(fields.Dict(keys=fields.String()), metadata={
+        "description": "open cases that may be the same person (a near match): a coordinator decides"})
+    cir_trend = fields.Dict(keys=fields.String(), values=fields.List(fields.Dict()),
+                            metadata={"description": "each room's ratings over time, oldest first"})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     erased_at = UtcDateTime(allow_none=True)

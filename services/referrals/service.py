@@ -19,7 +19,8 @@ from .events import TIMELINE_SOURCES, summarise, timeline_entry
 from .lifecycle import IllegalTransition
 from .records import CaseRecords
 from .repository import CaseRepository, StaleCase
-from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, ConsentWithdrawalSchema,
+from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
+                      ConsentWithdrawalSchema,
                       ErasureRequestSchema, ReferralSchema, ReferralStatusSchema, TransitionRequestSchema)
 
 configure_logging()
@@ -59,11 +60,8 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
         # another agency's referral looks exactly like a missing one
         if record is None or (principal.role == "partner" and record["agency"] != principal.agency):
             raise NotFound(f"no referral {reference}")
-        visit = case.get("visit")
         self.audit.read(principal, request, "referral_status_read", case["_id"])
-        return ReferralStatusSchema().dump({
-            "reference": reference, "status": case["status"], "updated_at": case["updated_at"],
-            "visit": {"status": visit["status"]} if visit else None})
+        return ReferralStatusSchema().dump({"reference": reference, **domain.referrer_view(case, record)})
 
     @http("GET", "/cases")
     @api(roles=("coordinator",))
@@ -77,9 +75,9 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
     @api(roles=("coordinator",))
     def get_case(self, request, principal, case_id):
         bind_context(case_id=case_id)
-        case = self._case(case_id)
+        detail = self._detail(case_id)
         self.audit.read(principal, request, "case_read", case_id)
-        return _case_detail(case)
+        return detail
 
     @http("POST", "/cases/<string:case_id>/transitions")
     @api(roles=("coordinator",))
@@ -89,7 +87,17 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
         casework.move(self.store, self._case(case_id), move["to"], move["reason"], principal,
                       request.correlation_id)
         self.audit.changed(principal, request, "case_status_changed", case_id)
-        return _case_detail(self._case(case_id))
+        return self._detail(case_id)
+
+    @http("POST", "/cases/<string:case_id>/cir-ratings")
+    @api(roles=("coordinator",))
+    def record_rating(self, request, principal, case_id):
+        bind_context(case_id=case_id)
+        rating = CirRatingRequestSchema().load(read_json(request))
+        casework.record_rating(self.store, self._case(case_id), rating["ratings"], rating["rated_on"], principal,
+                               request.correlation_id)
+        self.audit.changed(principal, request, "cir_rating_recorded", case_id)
+        return 201, self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/consent-withdrawal")
     @api(roles=("coordinator",))
@@ -99,7 +107,7 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
         casework.withdraw_consent(self.store, self._case(case_id), withdrawal["scope"], withdrawal.get("reason"),
                                   principal, request.correlation_id)
         self.audit.changed(principal, request, "consent_withdrawn", case_id)
-        return _case_detail(self._case(case_id))
+        return self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/erasure")
     @api(roles=("coordinator", "admin"))
@@ -108,7 +116,7 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
         erasure = ErasureRequestSchema().load(read_json(request))
         casework.erase(self.store, self._case(case_id), erasure["reason"], principal, request.correlation_id)
         self.audit.changed(principal, request, "case_erased", case_id)
-        return _case_detail(self._case(case_id))
+        return self._detail(case_id)
 
     # -- events -------------------------------------------------------------
     @consumes(*TIMELINE_SOURCES)
@@ -124,6 +132,11 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
         self.store.refresh_stale_listings()
 
     # -- helpers ------------------------------------------------------------
+    def _detail(self, case_id):
+        case = self._case(case_id)
+        return CaseDetailSchema().dump({**case, "case_id": case["_id"], "timeline": self.store.timeline_of(case),
+                                        "cir_trend": domain.cir_trend(case.get("cir_ratings", []))})
+
     def _case(self, case_id):
         case = self.store.get(case_id)
         if case is None:
@@ -146,10 +159,3 @@ def _case_summary(doc):
     return {"case_id": doc["_id"], "reference": doc["reference"], "status": doc["status"],
             "level": doc["level"], "cir_max": doc["cir_max"], "visit_status": visit.get("status"),
             "visit_priority": visit.get("priority"), "updated_at": doc["updated_at"]}
-
-
-def _case_detail(doc):
-    return CaseDetailSchema().dump({
-        **doc, "case_id": doc["_id"],
-        "timeline": sorted(doc.get("timeline", []), key=lambda e: e["at"]),
-    })

@@ -45,7 +45,7 @@ def test_failing_event_is_retried_then_parked_then_replayed(container_factory, s
                         message="the event to be parked")
     assert FlakyConsumer.attempts == [event["event_id"]] * 3  # first try + two retries
     assert parked["attempts"] == 3 and "ConnectionError" in parked["error"]
-    assert parked["queue"] == "evt-referrals-referral_received--notifications.handle"
+    assert parked["queue"] == "evt-referrals-referral_received--notifications.handle.v2"
 
     FlakyConsumer.broken = False
     listed = subprocess.run(

@@ -1,4 +1,7 @@
 """Referrals storage that lasts: lookups by `_id`, a compact case list kept fresh, small sweeps."""
+import json
+from datetime import datetime, timezone
+
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
@@ -8,6 +11,8 @@ from services.common.outbox import outbox_fields
 from services.referrals.service import ReferralsService
 from tests.integration.conftest import Api
 from tests.support import referral, wait_until
+
+TODAY = datetime.now(timezone.utc).date().isoformat()
 
 
 def listed(api, **query):
@@ -104,3 +109,96 @@ def test_cases_stored_before_this_version_are_migrated_once(container_factory, s
     api = Api(f"http://{config['WEB_SERVER_ADDRESS']}", tokens, config, container, db["cases"])
     assert api.call("GET", "/referrals/HRW-2025-000007", "mind").json()["status"] == "accepted"
     wait_until(lambda: listed(api, q="HRW-2025-000007")["total"] == 1, message="the old case to be listed")
+
+
+def deliver(api, event, times=1):
+    for _ in range(times):
+        with entrypoint_waiter(api.container, "record_on_timeline"):
+            event_dispatcher(api.config)(event["producer"], event["event_type"], event)
+
+
+def test_other_services_events_join_the_timeline_once_without_rewriting_the_case(api):
+    case_id = api.refer().json()["case_id"]
+    before = api.cases.find_one({"_id": case_id})
+    sent = new_event("notification_sent", case_id=case_id, correlation_id="c-2", producer="notifications",
+                     data={"notification_id": "n-1", "audience": "referrer", "template": "referrer_receipt",
+                           "channel": "email"})
+    deliver(api, sent, times=2)  # redelivered
+    timeline = api.case(case_id)["timeline"]
+    assert [e["type"] for e in timeline] == ["referral_received", "notification_sent"]
+    after = api.cases.find_one({"_id": case_id})
+    assert (after["rev"], after["version"], after["timeline"]) == (before["rev"], before["version"],
+                                                                  before["timeline"])
+
+
+def test_a_crash_between_the_visit_and_its_timeline_entry_is_healed_by_the_redelivery(api):
+    case_id = api.refer().json()["case_id"]
+    requested = new_event("visit_requested", case_id=case_id, correlation_id="c-3", producer="safety",
+                          data={"visit_id": "v-3", "priority": "high", "due_by": "2026-12-06T12:00:00+00:00"})
+    # the case took the visit, then the process died before the timeline entry was written
+    api.cases.update_one({"_id": case_id}, {"$set": {"visit": {"visit_id": "v-3", "status": "requested",
+                                                               "priority": "high"}},
+                                            "$push": {"applied_events": requested["event_id"]}})
+    deliver(api, requested)
+    case = api.case(case_id)
+    assert [e["type"] for e in case["timeline"]] == ["referral_received", "visit_requested"]
+    assert case["visit"]["visit_id"] == "v-3"
+
+
+def test_another_agency_referring_a_known_person_learns_nothing_and_lowers_nothing(api):
+    """Issue 11, item 2: Rethink referring Mind's open case's person."""
+    mind = api.refer(referral({"hoarding.clutter_image_rating": {"living_room": 8}})).json()
+    assert api.move(mind["case_id"], "accepted").status_code == 200
+    deliver(api, new_event("visit_requested", case_id=mind["case_id"], correlation_id="c-4", producer="safety",
+                           data={"visit_id": "v-4", "priority": "high", "reference": mind["reference"],
+                                 "due_by": "2026-12-06T12:00:00+00:00"}))
+    rethink = api.refer(referral({"referrer.agency": "rethink", "hoarding.clutter_image_rating": {"kitchen": 5}}),
+                        who="rethink").json()
+    assert rethink["case_id"] == mind["case_id"]  # one case for the coordinator
+    view = api.call("GET", f"/referrals/{rethink['reference']}", "rethink").json()
+    assert (view["status"], view["visit"]) == ("received", None)  # as for anyone never seen before
+    own = api.call("GET", f"/referrals/{mind['reference']}", "mind").json()
+    assert (own["status"], own["visit"]) == ("accepted", {"status": "requested"})
+    case = api.case(mind["case_id"])
+    assert (case["level"], case["cir_max"]) == (3, 8)  # the lower, later rating did not lower it
+
+
+def test_the_coordinators_own_rating_sets_the_level(api):
+    case_id = api.refer(referral({"hoarding.clutter_image_rating": {"living_room": 8}})).json()["case_id"]
+    response = api.call("POST", f"/cases/{case_id}/cir-ratings", "coordinator",
+                        {"ratings": {"living_room": 4, "kitchen": 3}, "rated_on": TODAY})
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert (case["level"], case["cir_max"]) == (2, 4)
+    assert [p["score"] for p in case["cir_trend"]["living_room"]] == [8, 4]  # the referral's, then ours
+    assert case["timeline"][-1]["type"] == "cir_rating_recorded"
+    assert listed(api, q=case["reference"])["items"][0]["level"] == 2
+    for bad in ({"ratings": {"garage": 4}, "rated_on": "2026-11-28"},
+                {"ratings": {"kitchen": 10}, "rated_on": "2026-11-28"},
+                {"ratings": {"kitchen": 4}, "rated_on": "2099-01-01"}, {"ratings": {}}):
+        assert api.call("POST", f"/cases/{case_id}/cir-ratings", "coordinator", bad).status_code == 400
+    assert api.call("POST", f"/cases/{case_id}/cir-ratings", "mind",
+                    {"ratings": {"kitchen": 1}, "rated_on": "2026-11-28"}).status_code == 403
+    assert api.case(case_id)["cir_max"] == 4  # refused requests changed nothing
+
+
+def test_a_near_match_is_flagged_for_the_coordinator_not_linked(api):
+    derek = api.refer(referral({"person.given_name": "Derek", "person.family_name": "Low",
+                                "person.address.postcode": "HA1 2AB"})).json()
+    lowe = api.refer(referral({"referrer.agency": "rethink", "person.given_name": "Derek",
+                               "person.family_name": "Lowe", "person.address.postcode": "HA1 3XY"}),
+                     who="rethink").json()
+    other = api.refer(referral({"person.given_name": "Derek", "person.family_name": "Lowe",
+                                "person.address.postcode": "HA7 1AA"})).json()  # another district
+    assert lowe["case_id"] != derek["case_id"]  # not linked automatically
+    case = api.case(lowe["case_id"])
+    assert case["possible_matches"] == [{"case_id": derek["case_id"], "reference": derek["reference"]}]
+    assert case["timeline"][-1]["type"] == "possible_match" and derek["reference"] in case["timeline"][-1]["summary"]
+    assert "possible_matches" not in api.case(other["case_id"])  # the other district: no match
+    view = api.call("GET", f"/referrals/{lowe['reference']}", "rethink").json()
+    assert "possible" not in json.dumps(view)  # the referrer is told nothing of it
+    # erased, the first Derek is no longer offered as a match
+    assert api.call("POST", f"/cases/{derek['case_id']}/erasure", "coordinator", {"reason": "asked"}).status_code == 200
+    again = api.refer(referral({"person.given_name": "Derek", "person.family_name": "Lo",
+                                "person.address.postcode": "HA1 2AB"})).json()
+    assert [m["case_id"] for m in api.case(again["case_id"]).get("possible_matches", [])] == [lowe["case_id"]]

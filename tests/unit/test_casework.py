@@ -31,11 +31,14 @@ class InMemoryCases:
     def erase_parked_events(self, case_id):
         self.parked_erased.append(case_id)
 
+    def forget_birth_date(self, case_id, date_of_birth):
+        self.forgotten_births = getattr(self, "forgotten_births", []) + [(case_id, date_of_birth)]
+
 
 def a_case(**changes):
     case = {"_id": "c1", "reference": "HRW-2026-000001", "status": "received", "version": 1,
             "held_from": None, "timeline": [],
-            "person": {"given_name": "Ada", "family_name": "Jones"},
+            "person": {"given_name": "Ada", "family_name": "Jones", "date_of_birth": "1956-02-29"},
             "consent": {"referral": True, "share_with_fire_service": True, "contact": True},
             "referrals": [{"referral_id": "r1", "reference": "HRW-2026-000001", "agency": "mind",
                            "received_at": "2026-11-20T10:00:00+00:00"}],
@@ -111,6 +114,7 @@ def test_erasure_removes_the_person_and_every_free_text_reason():
     assert "Ada" not in repr(case)
     assert [e["event_type"] for e in store.events] == ["case_status_changed", "case_erased"]
     assert store.parked_erased == ["c1"]
+    assert store.forgotten_births == [("c1", "1956-02-29")]  # no longer found by date of birth
     # a second request finds nothing left to do
     assert casework.erase(store, case, "again", COORDINATOR, "corr-2") is False
     assert len(store.events) == 2

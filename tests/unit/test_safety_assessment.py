@@ -272,7 +272,7 @@ def test_the_service_defers_a_wake_up_that_is_not_due_to_its_handler_queue(store
                         data={"visit_id": "v-1", "due_by": future.isoformat()})
     service.announce_overdue(wake_up)
     assert service.delivery.deferred == [
-        ("evt-safety-visit_due--safety.announce_overdue", wake_up["event_id"], future)]
+        ("evt-safety-visit_due--safety.announce_overdue.v2", wake_up["event_id"], future)]
     assert store.reads == []  # waiting costs the database nothing
 
 

@@ -41,6 +41,38 @@ def _keys(args, settings):
         print(f"revoked {args.key_id}")
 
 
+def _users(args, settings):
+    """People's accounts for the portal; a new or reset account's set-password link is the last line."""
+    from services.common.mongo import connect
+    from services.common.people import AccountError, PeopleStore, set_password_url
+
+    store = PeopleStore(connect(settings.effective_mongo_uri)[settings.auth_db])
+    store.ensure_indexes()
+    try:
+        if args.users_command == "list":
+            for person in store.list():
+                state = "active" if person.get("active") else "disabled"
+                if person.get("active") and not person.get("password_set_at"):
+                    state += ", no password yet"
+                print(f"{person['email']:40} {person['role']:12} {person.get('agency') or '-':18} {state}")
+            return
+        if args.users_command == "disable":
+            store.disable(args.email)
+            print(f"disabled {args.email}; their sessions and links no longer work")
+            return
+        if args.users_command == "create":
+            person, token = store.create(args.email, args.role, args.agency, args.name)
+            print(f"created {person['role']} account for {person['email']}"
+                  + (f" ({person['agency']})" if person.get("agency") else ""))
+        else:
+            person, token = store.reset(args.email)
+            print(f"new link for {person['email']}; older links no longer work")
+    except AccountError as exc:
+        raise ValueError(str(exc)) from None
+    print("send them this link; it works once, for 72 hours:", file=sys.stderr)
+    print(set_password_url(settings.portal_public_url, token))
+
+
 def _dead_letters(args, settings):
     from . import replay
 
@@ -152,6 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke")
     revoke.add_argument("key_id")
 
+    users = sub.add_parser("users", help="people's accounts for the web portal")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    user_create = users_sub.add_parser("create", help="create an account; the set-password link is the last line")
+    user_create.add_argument("--email", required=True)
+    user_create.add_argument("--role", required=True, choices=["partner", "coordinator", "fire_officer", "admin"])
+    user_create.add_argument("--agency", help="the partner agency the person works for (partners)")
+    user_create.add_argument("--name", help="their name, as shown on pages")
+    users_sub.add_parser("list")
+    for verb, text in (("disable", "stop an account working (and sign it out)"),
+                       ("reset", "a new set-password link (older ones stop working)")):
+        users_sub.add_parser(verb, help=text).add_argument("email")
+
     dl = sub.add_parser("dead-letters", help="events a handler could not process after every retry")
     dl_sub = dl.add_subparsers(dest="dl_command", required=True)
     dl_list = dl_sub.add_parser("list")
@@ -209,8 +253,8 @@ def main(argv=None) -> int:
     if args.command in ("audit", "sar", "retention"):
         _library_logs_to_file(settings)  # their output is a report; the services' logs go to the log file
     try:
-        {"keys": _keys, "dead-letters": _dead_letters, "notifications": _notifications, "queues": _queues,
-         "audit": _audit, "sar": _sar, "retention": _retention}[args.command](
+        {"keys": _keys, "users": _users, "dead-letters": _dead_letters, "notifications": _notifications,
+         "queues": _queues, "audit": _audit, "sar": _sar, "retention": _retention}[args.command](
             args, settings)
     except ValueError as exc:
         print(f"refhub: {exc}", file=sys.stderr)

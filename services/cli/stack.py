@@ -26,7 +26,7 @@ from urllib.parse import quote, urlparse
 import pika
 import requests
 
-from services.common.config import (BROKER_SECRETS, LOCAL_BROKER, SERVICES, Settings, amqp_uris,
+from services.common.config import (BROKER_SECRETS, LOCAL_BROKER, SERVICES, WEB_APPS, Settings, amqp_uris,
                                     broker_credentials, check_amqp_uri, local_amqp_uri, pika_parameters)
 from services.common.mongo import connect
 
@@ -488,8 +488,10 @@ def start_services(settings: Settings) -> None:
     declare_queues(settings)
     env = {"REFHUB_DATA_DIR": str(settings.data_dir), "MONGO_URI": settings.effective_mongo_uri,
            "AMQP_URI": settings.amqp_uri, "PYTHONWARNINGS": "ignore"}
+    # the portal calls the services where this stack runs them
+    env.update({f"{s.upper()}_URL": settings.url(s) for s in SERVICES if not os.environ.get(f"{s.upper()}_URL")})
     started = {}
-    for service in SERVICES:
+    for service in (*SERVICES, *WEB_APPS):
         pid, port = _read_pid(settings, service), settings.ports[service]
         if pid or _port_open("127.0.0.1", port):
             say(f"{service} is already running" + (f" (pid {pid})" if pid else f" (port {port} is in use)"))
@@ -498,7 +500,7 @@ def start_services(settings: Settings) -> None:
                                                       f"config/{service}.yaml", service_path(service)], env)
         say(f"starting {service} on port {port} "
             f"(log: {settings.data_dir / 'logs' / (service + '.log')})")
-    for service in SERVICES:
+    for service in (*SERVICES, *WEB_APPS):
         pid = started.get(service)
         _wait(f"the {service} service (see its log)", lambda s=service: service_healthy(settings, s),
               90 if pid else BUSY_WAIT_SECONDS, started=(settings, service, pid) if pid else None)
@@ -520,11 +522,11 @@ def up(settings: Settings, infra_only: bool = False) -> None:
     if infra_only:
         return
     start_services(settings)
-    say("all three services are up. Create a key: refhub keys create --role coordinator")
+    say("all three services are up, and the portal. Create an account: refhub users create --email E --role coordinator")
 
 
 def down(settings: Settings) -> None:
-    for name in (*SERVICES, "mongowire"):
+    for name in (*SERVICES, *WEB_APPS, "mongowire"):
         # the database by its data dir too: an older `up` may have left a pid file naming a dead process
         pid = running_mongowire(settings) if name == "mongowire" else _read_pid(settings, name)
         if pid:
@@ -547,7 +549,7 @@ def down(settings: Settings) -> None:
 def status(settings: Settings) -> bool:
     rows = [("rabbitmq", broker_answers(settings.amqp_uri)),
             ("database", database_answers(settings.effective_mongo_uri))]
-    rows += [(s, service_healthy(settings, s)) for s in SERVICES]
+    rows += [(s, service_healthy(settings, s)) for s in (*SERVICES, *WEB_APPS)]
     for name, ok in rows:
         print(f"{name:14} {'up' if ok else 'down'}")
     return all(ok for _, ok in rows)

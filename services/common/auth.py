@@ -26,6 +26,7 @@ ROLES = ("partner", "coordinator", "fire_officer", "admin")
 # The agencies a partner key can belong to (API.md, POST /referrals).
 AGENCIES = ("mind", "rethink", "gp", "housing", "adult_social_care", "self_referral")
 TOKEN_PREFIX = "rh_"
+SESSION_PREFIX = "rs_"  # a signed-in person's session token (people.py)
 DEFAULT_KEY_LIFETIME = timedelta(days=365)  # also the lifetime of keys stored before keys expired
 LAST_USE_GRANULARITY = timedelta(minutes=1)  # last use is written at most this often per key
 
@@ -64,10 +65,12 @@ class Principal:
     key_id: str
     role: str
     agency: str | None = None
+    person_id: str | None = None   # set when a signed-in person (not an API key) makes the call
 
     @property
     def actor(self) -> str:
-        return f"{self.role}:{self.agency}:{self.key_id}" if self.agency else f"{self.role}:{self.key_id}"
+        who = f"person-{self.person_id}" if self.person_id else self.key_id
+        return f"{self.role}:{self.agency}:{who}" if self.agency else f"{self.role}:{who}"
 
 
 def hash_token(token: str) -> str:
@@ -78,6 +81,7 @@ def hash_token(token: str) -> str:
 class KeyStore:
     def __init__(self, db):
         self.keys = db["api_keys"]
+        self.sessions = db["person_sessions"]  # written by PeopleStore
 
     def create(self, role: str, agency: str | None = None, label: str | None = None,
                lifetime: timedelta = DEFAULT_KEY_LIFETIME) -> tuple[str, str]:
@@ -108,6 +112,8 @@ class KeyStore:
         if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 7235)
             raise Unauthenticated("send 'Authorization: Bearer <token>'")
         token = token.strip()
+        if token.startswith(SESSION_PREFIX):
+            return self._person_principal(token)
         doc = self.keys.find_one({"_id": hash_token(token)}) if token else None
         if doc is None or doc.get("revoked"):
             raise Unauthenticated("unknown or revoked token")
@@ -116,6 +122,14 @@ class KeyStore:
             raise Unauthenticated("this token has expired; ask for a new key")
         self._note_use(doc, now)
         return Principal(key_id=doc["key_id"], role=doc["role"], agency=doc.get("agency"))
+
+    def _person_principal(self, token: str) -> Principal:
+        """A signed-in person's session token (see people.py), while it has not expired."""
+        doc = self.sessions.find_one({"_id": hash_token(token)})
+        if doc is None or _utc(doc["expires_at"]) <= utcnow():
+            raise Unauthenticated("unknown or expired session")
+        return Principal(key_id=f"person-{doc['person_id']}", role=doc["role"], agency=doc.get("agency"),
+                         person_id=doc["person_id"])
 
     def _note_use(self, doc: dict, now) -> None:
         """Record the key's last use, at most once a LAST_USE_GRANULARITY (a write per request would not scale)."""
@@ -129,7 +143,8 @@ class KeyStore:
 
 
 def require_role(principal: Principal, roles) -> None:
-    if principal.role != "admin" and principal.role not in roles:
+    # exact: admin manages people, keys and erasure, and is refused elsewhere unless listed (API.md)
+    if principal.role not in roles:
         raise Forbidden(f"the {principal.role} role may not do this")
 
 

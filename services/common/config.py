@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 SERVICES = ("referrals", "safety", "notifications")
-DEFAULT_PORTS = {"referrals": 8000, "safety": 8001, "notifications": 8002}
+WEB_APPS = ("portal",)  # run like a service, but no events (so no dead letters or queues)
+DEFAULT_PORTS = {"referrals": 8000, "safety": 8001, "notifications": 8002, "portal": 8080}
 
 
 def env(name: str, default: str) -> str:
@@ -96,6 +98,14 @@ class Settings:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def portal_public_url(self) -> str:
+        """Where people open the portal (set-password links); PORTAL_PUBLIC_URL behind a proxy."""
+        bind = env("PORTAL_BIND", "127.0.0.1")
+        # bound to loopback (the default), the portal answers only there: a link naming the host would not open
+        host = "127.0.0.1" if bind.startswith("127.") or bind == "localhost" else socket.gethostname()
+        return env("PORTAL_PUBLIC_URL", f"http://{host}:{self.ports['portal']}")
 
     @property
     def retry_delays_ms(self) -> list[int]:

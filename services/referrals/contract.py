@@ -3,9 +3,8 @@ from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_sp
 
 from .records import ROUTES as RECORD_ROUTES
 from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
-                      ConsentWithdrawalSchema,
-                      ErasureRequestSchema, ReferralCreatedSchema, ReferralSchema, ReferralStatusSchema,
-                      TransitionRequestSchema)
+                      ConsentWithdrawalSchema, ErasureRequestSchema, ReferralCreatedSchema, ReferralListSchema,
+                      ReferralSchema, ReferralsQuerySchema, ReferralStatusSchema, TransitionRequestSchema)
 
 COORDINATOR = ("coordinator",)
 
@@ -14,6 +13,9 @@ ROUTES = [
           roles=("partner", "coordinator"), request=ReferralSchema, response=ReferralCreatedSchema,
           status=201, errors=(400, 401, 403, 409, 413, 415),
           extra_responses={200: "Replay of an earlier request with the same Idempotency-Key"}),
+    Route("GET", "/referrals", "The caller's referrals, newest first (a partner: its own agency's)",
+          roles=("partner", "coordinator"), query=ReferralsQuerySchema, response=ReferralListSchema,
+          errors=(400, 401, 403)),
     Route("GET", "/referrals/{reference}", "The referrer's closed-loop view of one referral",
           roles=("partner", "coordinator"), response=ReferralStatusSchema, errors=(401, 403, 404)),
     Route("GET", "/cases", "Cases, most urgent first", roles=COORDINATOR, query=CasesQuerySchema,

@@ -15,11 +15,14 @@ equality, never by reading the history:
   from the case alone (`listing_of`). Each case write sets `list_stale` in the
   same update and refreshes the listing right after; a crash in between is
   caught by the sweep, which asks only for `{"list_stale": true}`. `rev` orders
-  refreshes, so an older one never overwrites a newer one.
+  refreshes, so an older one never overwrites a newer one. Every refresh also
+  bumps `meta.case_list.version`; a process keeps the list it last read and
+  reads it again only when that version moved, so a page of the list costs one
+  `_id` lookup while nothing changes (the embedded engine sorts in Go, and
+  reading every line costs ~0.1 ms a case).
 """
 from __future__ import annotations
 
-import re
 
 import pymongo
 from pymongo import ReturnDocument
@@ -64,6 +67,12 @@ class CaseRepository(Repository):
         self.cases.create_index("open_person_slot", unique=True)
         if self.migrate_once("lookups+case_list"):
             self._backfill_lookups_and_listings()
+        if self.migrate_once("case_list.referrals"):
+            # listings written before they carried their referrals (GET /referrals reads them): a one-off pass
+            for case in self.cases.find({}, {"referrals.reference": 1, "referrals.agency": 1,
+                                             "referrals.received_at": 1}):
+                self.case_list.update_one({"_id": case["_id"]}, {"$set": {"referrals": listed_referrals(case)}})
+            self.db["meta"].update_one({"_id": "case_list"}, {"$inc": {"version": 1}}, upsert=True)  # caches re-read
 
     def _backfill_lookups_and_listings(self) -> None:
         """Cases stored before `lookups` and `case_list` existed (a one-off read of every case)."""
@@ -220,6 +229,7 @@ class CaseRepository(Repository):
                                       {"$set": {**listing_of(case), "rev": rev}}, upsert=True)
         except DuplicateKeyError:
             pass  # a refresh of a newer revision got there first
+        self.db["meta"].update_one({"_id": "case_list"}, {"$inc": {"version": 1}}, upsert=True)
         self.cases.update_one({"_id": case_id, "rev": rev, "list_stale": True}, {"$set": {"list_stale": False}})
 
     def refresh_stale_listings(self, limit: int = 200) -> int:
@@ -230,24 +240,65 @@ class CaseRepository(Repository):
         return len(stale)
 
     def list_cases(self, *, status=None, level=None, q=None, page=1, per_page=20) -> tuple[list[dict], int]:
-        query = {}
-        if status:
-            query["status"] = status
-        if level:
-            query["level"] = level
-        if q:
-            query["search"] = {"$regex": re.escape(search_term(q))}
-        total = self.case_list.count_documents(query)
-        docs = list(self.case_list.find(query)
-                    .sort([("open", pymongo.DESCENDING), ("urgency", pymongo.DESCENDING),
-                           ("level", pymongo.DESCENDING), ("created_at", pymongo.ASCENDING)])
-                    .skip((page - 1) * per_page).limit(per_page))
-        return docs, total
+        term = search_term(q) if q else None
+        lines = [d for d in self._listings()
+                 if (not status or d["status"] == status) and (not level or d.get("level") == level)
+                 and (not term or term in d.get("search", ""))]
+        start = (page - 1) * per_page
+        return lines[start:start + per_page], len(lines)
+
+    def _listings(self) -> list[dict]:
+        """Every line of the list, most urgent first; read again only when a refresh moved the version."""
+        version = (self.db["meta"].find_one({"_id": "case_list"}) or {}).get("version", 0)
+        cached = _LISTINGS.get(self._cache_key)
+        if cached is None or cached[0] != version:
+            # the version is read first: a change during the read makes the next request read again
+            lines = sorted(self.case_list.find({}), key=_urgency_order)
+            cached = _LISTINGS[self._cache_key] = (version, lines)
+        return cached[1]
+
+    @property
+    def _cache_key(self):
+        return (id(self.db.client), self.db.name)
+
+    def list_referrals(self, *, agency=None, reference=None, page=1, per_page=20) -> tuple[list[dict], int]:
+        """Which referrals, newest first: `(page of {case_id, reference, received_at}, total)`; one agency's,
+        or everyone's when `agency` is None. Read from the listings this process keeps (`_listings`), or
+        through the reference lookup for one reference; the service reads each case on the page for its view.
+        """
+        if reference:
+            entry = self.lookups.find_one({"_id": f"reference:{reference}"})
+            listings = [self.case_list.find_one({"_id": entry["case_id"]})] if entry else []
+        else:
+            listings = self._listings()
+        rows = [{"case_id": listing["_id"], "reference": r["reference"], "received_at": r["received_at"]}
+                for listing in listings if listing for r in listing.get("referrals", [])
+                if (agency is None or r["agency"] == agency) and (reference is None or r["reference"] == reference)]
+        rows.sort(key=lambda row: row["received_at"], reverse=True)
+        return rows[(page - 1) * per_page: page * per_page], len(rows)
+
+
+
+# the coordinator's list as this process last read it: (database) -> (meta version, lines in order)
+_LISTINGS: dict = {}
+
+
+def _urgency_order(line: dict):
+    """Open cases first, then the most urgent, the highest level, the oldest."""
+    created = line.get("created_at")
+    return (not line.get("open", True), -(line.get("urgency") or 0), -(line.get("level") or 0),
+            created.timestamp() if created else 0.0)
 
 
 def search_term(text: str) -> str:
     """What a search is compared on: lower case, single spaces (postcodes match with or without one)."""
     return " ".join(text.lower().split())
+
+
+def listed_referrals(case: dict) -> list[dict]:
+    """Each referral's reference, agency and date: what the referrers' own lists show."""
+    return [{"reference": r["reference"], "agency": r.get("agency"), "received_at": r.get("received_at")}
+            for r in case.get("referrals", []) if r.get("reference")]
 
 
 def listing_of(case: dict) -> dict:
@@ -262,5 +313,7 @@ def listing_of(case: dict) -> dict:
                                                       "priority": visit.get("priority")} if visit else None,
             "open": case.get("open", True), "urgency": case.get("urgency", 0),
             "created_at": case.get("created_at"), "updated_at": case.get("updated_at"),
+            # each referral's reference, agency and date: the referrers' own lists (GET /referrals)
+            "referrals": listed_referrals(case),
             # erasure empties the person, so a rebuilt listing can no longer be found by name
             "search": search_term(" | ".join(w for w in words if w))}

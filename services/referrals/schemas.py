@@ -450,6 +450,16 @@ class CasesQuerySchema(_StrictSchema):
     )
 
 
+class ReferralsQuerySchema(_StrictSchema):
+    """``GET /referrals`` query string: the caller's referrals, optionally one reference."""
+
+    reference = _Line(EXTERNAL_REF_MAX)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000, error="must be from {min} to {max}"))
+    per_page = fields.Integer(
+        load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE, error="must be from {min} to {max}")
+    )
+
+
 class TransitionRequestSchema(_StrictSchema):
     """``POST /cases/{case_id}/transitions``: every move records why."""
 
@@ -505,6 +515,21 @@ class ReferralStatusSchema(_ResponseSchema):
     status = _status_string(required=True)
     updated_at = UtcDateTime(required=True)
     visit = fields.Nested(VisitStatusSchema, required=True, allow_none=True)
+
+
+class ReferralSummarySchema(_ResponseSchema):
+    reference = fields.String(required=True)
+    received_at = UtcDateTime(required=True)
+    status = _status_string(required=True)
+    visit_status = fields.String(required=True, allow_none=True)
+    updated_at = UtcDateTime(required=True)
+
+
+class ReferralListSchema(_ResponseSchema):
+    items = fields.List(fields.Nested(ReferralSummarySchema), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
 
 
 class CaseSummarySchema(_ResponseSchema):

@@ -20,8 +20,8 @@ from .lifecycle import IllegalTransition
 from .records import CaseRecords
 from .repository import CaseRepository, StaleCase
 from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
-                      ConsentWithdrawalSchema,
-                      ErasureRequestSchema, ReferralSchema, ReferralStatusSchema, TransitionRequestSchema)
+                      ConsentWithdrawalSchema, ErasureRequestSchema, ReferralListSchema, ReferralSchema,
+                      ReferralsQuerySchema, ReferralStatusSchema, TransitionRequestSchema)
 
 configure_logging()
 log = get_logger(__name__)
@@ -51,6 +51,27 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
                                         idempotency_key=idempotency_key_of(request), raw_body=body)
         self.audit.changed(principal, request, "referral_submitted", created.get("case_id"))
         return status, created
+
+    @http("GET", "/referrals")
+    @api(roles=("partner", "coordinator"))
+    def list_referrals(self, request, principal):
+        query = ReferralsQuerySchema().load(request.args.to_dict())
+        # a partner sees only its own agency's referrals; the filter is the service's, not the caller's
+        agency = principal.agency if principal.role == "partner" else None
+        rows, total = self.store.list_referrals(agency=agency, **query)
+        items = [item for item in (self._referral_item(row) for row in rows) if item]
+        return ReferralListSchema().dump({"items": items, "total": total, "page": query["page"],
+                                          "per_page": query["per_page"]})
+
+    def _referral_item(self, row):
+        """A line of GET /referrals: the same view of the referral as GET /referrals/{reference}."""
+        case = self.store.get(row["case_id"])
+        record = next((r for r in (case or {}).get("referrals", []) if r["reference"] == row["reference"]), None)
+        if record is None:
+            return None
+        view = domain.referrer_view(case, record)
+        return {"reference": row["reference"], "received_at": record["received_at"], "status": view["status"],
+                "visit_status": (view["visit"] or {}).get("status"), "updated_at": view["updated_at"]}
 
     @http("GET", "/referrals/<string:reference>")
     @api(roles=("partner", "coordinator"))

@@ -8,8 +8,8 @@ from tests.integration.safety_support import start_safety
 
 # (service, method, path, what the route does answer)
 CASES = [
-    ("referrals", "DELETE", "/referrals", "POST"),
-    ("referrals", "GET", "/referrals", "POST"),
+    ("referrals", "DELETE", "/referrals", "GET, HEAD, POST"),   # GET: the caller's referrals (the portal)
+    ("referrals", "PUT", "/referrals", "GET, HEAD, POST"),
     ("referrals", "PUT", "/cases/case-1", "GET, HEAD"),
     ("referrals", "GET", "/cases/case-1/transitions", "POST"),
     ("referrals", "POST", "/health", "GET, HEAD"),

@@ -202,3 +202,41 @@ def test_a_near_match_is_flagged_for_the_coordinator_not_linked(api):
     again = api.refer(referral({"person.given_name": "Derek", "person.family_name": "Lo",
                                 "person.address.postcode": "HA1 2AB"})).json()
     assert [m["case_id"] for m in api.case(again["case_id"]).get("possible_matches", [])] == [lowe["case_id"]]
+
+
+def test_a_page_of_the_list_reads_every_line_only_after_a_change(api, databases):
+    """While nothing changes, a page costs one lookup of the list's version, not a read of every case."""
+    from pymongo import MongoClient, monitoring
+
+    from services.referrals.repository import CaseRepository
+    from tests.conftest import MONGO_URI
+
+    class Finds(monitoring.CommandListener):
+        seen: list = []
+
+        def started(self, event):
+            if event.command_name == "find":
+                self.seen.append(event.command["find"])
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+
+    for body in (referral(), referral({"person.given_name": "Grace"})):
+        api.refer(body)
+    finds = Finds()
+    client = MongoClient(MONGO_URI, tz_aware=True, event_listeners=[finds])
+    try:
+        store = CaseRepository(client[databases["referrals"]])
+        first, total = store.list_cases()
+        assert total == 2 and "case_list" in finds.seen
+        finds.seen.clear()
+        assert store.list_cases() == (first, 2)
+        assert finds.seen == ["meta"]  # the version only
+        api.move(first[0]["_id"], "accepted")  # another process changes a case
+        lines, _ = store.list_cases(status="accepted")
+        assert [line["_id"] for line in lines] == [first[0]["_id"]] and "case_list" in finds.seen
+    finally:
+        client.close()

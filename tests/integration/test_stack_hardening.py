@@ -117,7 +117,7 @@ def test_the_stack_makes_its_own_broker_user_and_never_hands_out_guest(default_s
     monkeypatch.setattr(stack, "_spawn", lambda settings, name, argv, env: spawned.setdefault(name, env) and 1)
     monkeypatch.setattr(stack, "_wait", lambda *args, **kwargs: None)
     stack.start_services(settings)
-    assert set(spawned) == {"referrals", "safety", "notifications"}
+    assert set(spawned) == {"referrals", "safety", "notifications", "portal"}
     for env in spawned.values():
         assert env["AMQP_URI"] == settings.amqp_uri and "guest" not in env["AMQP_URI"]
         assert env["MONGO_URI"] == socket_uri(made)

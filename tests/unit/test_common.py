@@ -78,3 +78,17 @@ def test_partner_keys_name_a_known_agency(agency):
 
     with pytest.raises(ValueError):
         KeyStore(mongomock.MongoClient().db).create("partner", agency or None)
+
+
+def test_the_set_password_link_opens_where_the_portal_listens(monkeypatch):
+    import socket
+
+    from services.common.config import load_settings
+
+    for name in ("PORTAL_PUBLIC_URL", "PORTAL_BIND", "PORTAL_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_settings().portal_public_url == "http://127.0.0.1:8080"  # loopback by default
+    monkeypatch.setenv("PORTAL_BIND", "0.0.0.0")
+    assert load_settings().portal_public_url == f"http://{socket.gethostname()}:8080"
+    monkeypatch.setenv("PORTAL_PUBLIC_URL", "https://refer.harrow-group.example")
+    assert load_settings().portal_public_url == "https://refer.harrow-group.example"

@@ -35,6 +35,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -104,6 +106,9 @@ func main() {
 	checkpointEvery := flag.Duration("checkpoint-after", 5*time.Second,
 		"checkpoint (TRUNCATE) every database's WAL this long after a write")
 	flag.Parse()
+	if addr := os.Getenv("MONGOWIRE_PPROF"); addr != "" { // profiling on demand, e.g. 127.0.0.1:6060
+		go func() { _ = http.ListenAndServe(addr, nil) }()
+	}
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if *listen == "" && *listenUnix == "" {

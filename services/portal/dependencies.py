@@ -1,0 +1,88 @@
+"""The portal's dependencies: people's accounts (auth database), the services' APIs, its settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+from nameko.extensions import DependencyProvider
+
+from services.common.mongo import connect
+from services.common.people import PeopleStore
+
+
+class People(DependencyProvider):
+    """PeopleStore over the auth database. Config: MONGO_URI, AUTH_DB."""
+
+    def setup(self):
+        config = self.container.config
+        self.client = connect(config.get("MONGO_URI", "mongodb://127.0.0.1:27017/"))
+        self.store = PeopleStore(self.client[config.get("AUTH_DB", "refhub_auth")])
+        self.store.ensure_indexes()
+
+    def stop(self):
+        self.client.close()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return self.store
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    secure_cookies: bool
+    public_url: str
+
+
+class Settings(DependencyProvider):
+    """PORTAL_SECURE_COOKIES (true behind HTTPS), PORTAL_PUBLIC_URL (for set-password links)."""
+
+    def setup(self):
+        config = self.container.config
+        self.settings = PortalSettings(
+            secure_cookies=str(config.get("PORTAL_SECURE_COOKIES", "false")).lower() == "true",
+            public_url=str(config.get("PORTAL_PUBLIC_URL") or f"http://{config.get('WEB_SERVER_ADDRESS')}"))
+
+    def get_dependency(self, worker_ctx):
+        return self.settings
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: dict):
+        super().__init__(f"{status} {body.get('error')}")
+        self.status, self.body = status, body
+
+
+class ServiceClient:
+    """Calls a service's HTTP API as the signed-in person (their session token as Bearer)."""
+
+    def __init__(self, urls: dict[str, str]):
+        self.urls = urls
+
+    def call(self, service: str, method: str, path: str, *, token: str, correlation_id: str,
+             json=None, params=None, idempotency_key: str | None = None) -> dict:
+        headers = {"Authorization": f"Bearer {token}", "X-Correlation-ID": correlation_id}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        response = requests.request(method, self.urls[service] + path, json=json, params=params,
+                                    headers=headers, timeout=15)
+        body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, body)
+        return body
+
+
+class Services(DependencyProvider):
+    """Config: REFERRALS_URL, SAFETY_URL, NOTIFICATIONS_URL (default: the local ports)."""
+
+    def setup(self):
+        config = self.container.config
+        self.client = ServiceClient({
+            "referrals": config.get("REFERRALS_URL") or "http://127.0.0.1:8000",
+            "safety": config.get("SAFETY_URL") or "http://127.0.0.1:8001",
+            "notifications": config.get("NOTIFICATIONS_URL") or "http://127.0.0.1:8002",
+        })
+
+    def get_dependency(self, worker_ctx):
+        return self.client

@@ -1,0 +1,124 @@
+"""Portal service: pages for people, calling the three services' APIs as the signed-in person (UI.md)."""
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from nameko.web.handlers import http
+from werkzeug.wrappers import Response
+
+from services.common.health import database_answers
+from services.common.http import json_response
+from services.common.logs import configure_logging
+
+from . import referral_pages, signin, users
+from .dependencies import People, Services, Settings
+from .web import page
+
+configure_logging()
+
+_HERE = Path(__file__).parent
+STATIC_ROOTS = {
+    "static": _HERE / "static",
+    # GOV.UK Frontend's images (favicons, icons); its fonts are not used (we use the system font)
+    "assets": _HERE / "node_modules" / "govuk-frontend" / "dist" / "govuk" / "assets",
+}
+
+
+class PortalService:
+    name = "portal"
+
+    people = People()
+    services = Services()
+    settings = Settings()
+
+    @http("GET", "/health")
+    def health(self, request):
+        # the portal's only store is the auth database; the services report their own health
+        ok = database_answers(self.people)
+        return json_response({"status": "ok" if ok else "unavailable", "checks": {"database": ok}},
+                             200 if ok else 503)
+
+    @http("GET", "/static/<path:name>")
+    def static(self, request, name):
+        return _file(STATIC_ROOTS["static"], name)
+
+    @http("GET", "/assets/<path:name>")
+    def assets(self, request, name):
+        return _file(STATIC_ROOTS["assets"], name)
+
+    # -- signing in ---------------------------------------------------------
+    @http("GET", "/")
+    @page()
+    def home(self, page_request):
+        return signin.home(page_request)
+
+    @http("GET", "/welcome")
+    @page()
+    def welcome(self, page_request):
+        return page_request.render("welcome.html", title="Signed in")
+
+    @http("GET", "/sign-in")
+    @page(signed_in=False)
+    def sign_in_form(self, page_request):
+        return signin.sign_in_form(page_request)
+
+    @http("POST", "/sign-in")
+    @page(signed_in=False)
+    def sign_in(self, page_request):
+        return signin.sign_in(self.people, page_request)
+
+    @http("POST", "/sign-out")
+    @page(signed_in=False)
+    def sign_out(self, page_request):
+        return signin.sign_out(self.people, page_request)
+
+    @http("GET", "/set-password/<string:token>")
+    @page(signed_in=False)
+    def set_password_form(self, page_request, token):
+        return signin.set_password_form(self.people, page_request, token)
+
+    @http("POST", "/set-password/<string:token>")
+    @page(signed_in=False)
+    def set_password(self, page_request, token):
+        return signin.set_password(self.people, page_request, token)
+
+    # -- partners -------------------------------------------------------------
+    @http("GET", "/referrals/new")
+    @page()
+    def refer_someone_form(self, page_request):
+        return referral_pages.new_form(page_request)
+
+    @http("POST", "/referrals/new")
+    @page()
+    def refer_someone(self, page_request):
+        return referral_pages.submit(self.services, page_request)
+
+    @http("GET", "/referrals")
+    @page()
+    def your_referrals(self, page_request):
+        return referral_pages.your_referrals(self.services, page_request)
+
+    @http("GET", "/referrals/<string:reference>")
+    @page()
+    def one_referral(self, page_request, reference):
+        return referral_pages.one_referral(self.services, page_request, reference)
+
+    # -- admin ------------------------------------------------------------------
+    @http("GET", "/users")
+    @page(roles=("admin",))
+    def users(self, page_request):
+        return users.list_page(self.people, page_request)
+
+    @http("POST", "/users")
+    @page(roles=("admin",))
+    def users_action(self, page_request):
+        return users.act(self.people, self.settings, page_request)
+
+
+def _file(root: Path, name: str) -> Response:
+    path = (root / name).resolve()
+    if not path.is_file() or root.resolve() not in path.parents:
+        return Response("Not found", status=404, mimetype="text/plain")
+    mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return Response(path.read_bytes(), mimetype=mimetype, headers={"Cache-Control": "public, max-age=3600"})

@@ -61,7 +61,11 @@ def test_who_takes_the_actor_and_any_person_defensively():
     assert who(Principal("k1", "partner", "mind")) == {"actor": "partner:mind:k1", "role": "partner",
                                                        "agency": "mind", "person": None}
 
-    class SignedIn:  # a portal session's principal may carry a person
+    signed_in = Principal("k2", "coordinator", person_id="p9")
+    assert who(signed_in) == {"actor": "coordinator:person-p9", "role": "coordinator", "agency": None,
+                              "person": "p9"}
+
+    class SignedIn:  # another shape of principal: whatever it carries is read defensively
         actor, role, person_id = "coordinator:person:p7", "coordinator", "p7"
 
     assert who(SignedIn()) == {"actor": "coordinator:person:p7", "role": "coordinator", "agency": None,

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 
 from services.common.config import SERVICES, load_settings
 from services.common.logs import configure_logging
@@ -103,6 +104,50 @@ def _notifications(args, settings):
     print(f"{args.notification_id} will be sent again")
 
 
+def _audit(args, settings):
+    from . import records
+
+    if args.verify:
+        broken = False
+        for result in records.verify(settings):
+            print(f"{result.chain}: {result.entries} entries, " + ("intact" if result.intact else "TAMPERED"))
+            for problem in result.problems:
+                print(f"  {problem}")
+            broken = broken or not result.intact
+        if broken:
+            raise SystemExit(1)
+        return
+    if not args.case:
+        raise ValueError("give --case ID (the case's audit trail) or --verify (check every chain)")
+    for entry in records.case_trail(settings, args.case):
+        print(json.dumps(entry))
+
+
+def _sar(args, settings):
+    from . import records
+
+    from nameko.exceptions import RemoteError, RpcTimeout
+
+    try:
+        document = records.export_subject_access(settings, args.reference, args.out)
+    except RemoteError as exc:  # e.g. NotFound: no such reference
+        raise ValueError(f"the referrals service refused: {exc.value}") from None
+    except RpcTimeout:
+        raise ValueError("the referrals service did not answer; is it running?") from None
+    print(f"wrote {args.out} (HTML with the JSON inside, 0600)")
+    for missing in document["incomplete"]:
+        print(f"incomplete: {missing}", file=sys.stderr)
+    if document["incomplete"]:
+        raise SystemExit(3)
+
+
+def _retention(args, settings):
+    from . import retention
+
+    report = retention.run(settings, dry_run=args.dry_run)
+    print(json.dumps(report, indent=2, default=str))
+
+
 def _library_logs_to_file(settings) -> None:
     """pika's, nameko's and our structured records go to a log file: the terminal shows refhub's lines.
 
@@ -168,6 +213,21 @@ def build_parser() -> argparse.ArgumentParser:
     notes_sub = notes.add_subparsers(dest="notifications_command", required=True)
     retry = notes_sub.add_parser("retry", help="send a failed message again")
     retry.add_argument("notification_id")
+
+    audit = sub.add_parser("audit", help="who read, changed or disclosed a case (every service's chain)")
+    audit.add_argument("--case", help="the case id")
+    audit.add_argument("--verify", action="store_true", help="check every hash chain; exit 1 if one was tampered with")
+
+    sar = sub.add_parser("sar", help="subject access")
+    sar_sub = sar.add_subparsers(dest="sar_command", required=True)
+    export = sar_sub.add_parser("export", help="everything every service holds about the person of a referral")
+    export.add_argument("--reference", required=True, help="HRW-YYYY-NNNNNN")
+    export.add_argument("--out", required=True, type=Path, help="the file to write (HTML with the JSON inside)")
+
+    retention = sub.add_parser("retention", help="erase and scrub what the retention schedule says is due")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    run = retention_sub.add_parser("run", help="run today's retention now (replicas' daily run is unaffected)")
+    run.add_argument("--dry-run", action="store_true", help="report what would go; change nothing")
     return parser
 
 
@@ -190,9 +250,11 @@ def main(argv=None) -> int:
             print(f"refhub: {exc}", file=sys.stderr)
             return 2
         return 0
+    if args.command in ("audit", "sar", "retention"):
+        _library_logs_to_file(settings)  # their output is a report; the services' logs go to the log file
     try:
         {"keys": _keys, "users": _users, "dead-letters": _dead_letters, "notifications": _notifications,
-         "queues": _queues}[args.command](
+         "queues": _queues, "audit": _audit, "sar": _sar, "retention": _retention}[args.command](
             args, settings)
     except ValueError as exc:
         print(f"refhub: {exc}", file=sys.stderr)

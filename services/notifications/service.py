@@ -27,6 +27,7 @@ from services.common.vocabulary import CASE_ERASED, CONSENT_WITHDRAWN
 from .delivery import Channels, SettingTimer
 from .group import GroupDetails
 from .planning import MESSAGE_SOURCES, MessagePlanner
+from .records import NotificationRecords, note_disclosure
 from .repository import NotificationRepository
 from .schemas import NotificationLogSchema, NotificationsQuerySchema
 from .sending import NOTIFICATION_DUE, PRODUCER, MessageSender
@@ -46,7 +47,7 @@ OPENAPI = build_spec("referral-hub notifications",
                      "fire service team, and their delivery log.", ROUTES)
 
 
-class NotificationsService(common_http.ServiceHttp):
+class NotificationsService(NotificationRecords, common_http.ServiceHttp):  # audit, subject access
     name = "notifications"
     openapi_document = OPENAPI
 
@@ -63,8 +64,9 @@ class NotificationsService(common_http.ServiceHttp):
     def delivery_log(self, request, principal):
         query = NotificationsQuerySchema().load(request.args.to_dict())
         bind_context(case_id=query["case_id"])
-        return NotificationLogSchema().dump(
-            {"items": [_log_entry(d) for d in self.store.for_case(query["case_id"])]})
+        docs = self.store.for_case(query["case_id"])
+        self.audit.read(principal, request, "notification_log_read", query["case_id"])
+        return NotificationLogSchema().dump({"items": [_log_entry(d) for d in docs]})
 
     # -- events -------------------------------------------------------------
     def _planner(self) -> MessagePlanner:
@@ -77,7 +79,7 @@ class NotificationsService(common_http.ServiceHttp):
     def plan_for_event(self, envelope):
         sender, planner = self._sender(), self._planner()
         for doc in planner.plan_for_event(envelope):
-            sender.send_claimed(doc, planner.latest_contacts)
+            note_disclosure(self.audit, doc, sender.send_claimed(doc, planner.latest_contacts))
 
     @consumes(("referrals", CONSENT_WITHDRAWN))
     def withdraw_consent(self, envelope):
@@ -91,7 +93,9 @@ class NotificationsService(common_http.ServiceHttp):
     @consumes((PRODUCER, NOTIFICATION_DUE))
     def send_notification(self, envelope):
         data = envelope["data"]
-        self._sender().wake_up(data["notification_id"], datetime.fromisoformat(data["due_at"]))
+        outcome = self._sender().wake_up(data["notification_id"], datetime.fromisoformat(data["due_at"]))
+        if outcome == "sent":
+            note_disclosure(self.audit, self.store.get(data["notification_id"]), outcome)
 
     @SettingTimer.decorator("NOTIFY_SWEEP_SECONDS", 60.0)
     def sweep_unsent(self):

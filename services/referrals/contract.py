@@ -1,6 +1,7 @@
 """The referrals part of API.md as an OpenAPI document, from the marshmallow schemas."""
 from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_spec
 
+from .records import ROUTES as RECORD_ROUTES
 from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
                       ConsentWithdrawalSchema, ErasureRequestSchema, ReferralCreatedSchema, ReferralListSchema,
                       ReferralSchema, ReferralsQuerySchema, ReferralStatusSchema, TransitionRequestSchema)
@@ -32,6 +33,7 @@ ROUTES = [
     Route("POST", "/cases/{case_id}/erasure", "Erase the person's data from every service",
           roles=("coordinator", "admin"), request=ErasureRequestSchema, response=CaseDetailSchema,
           errors=(400, 401, 403, 404, 409, 415)),
+    *RECORD_ROUTES,
     HEALTH_ROUTE,
     OPENAPI_ROUTE,
 ]

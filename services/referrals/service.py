@@ -17,6 +17,7 @@ from . import casework, domain, intake
 from .contract import OPENAPI
 from .events import TIMELINE_SOURCES, summarise, timeline_entry
 from .lifecycle import IllegalTransition
+from .records import CaseRecords
 from .repository import CaseRepository, StaleCase
 from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
                       ConsentWithdrawalSchema, ErasureRequestSchema, ReferralListSchema, ReferralSchema,
@@ -28,7 +29,7 @@ register_error(IllegalTransition, 409, "illegal_transition")
 register_error(StaleCase, 409, "conflict")
 
 
-class ReferralsService(common_http.ServiceHttp):
+class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /audit, subject access, audit
     name = "referrals"
     openapi_document = OPENAPI
 
@@ -45,9 +46,11 @@ class ReferralsService(common_http.ServiceHttp):
     def create_referral(self, request, principal):
         body = read_json(request)
         referral = storable(ReferralSchema().load(body))
-        return intake.submit(self.store, referral, agency=_agency_for(principal, referral),
-                             principal=principal, correlation_id=request.correlation_id,
-                             idempotency_key=idempotency_key_of(request), raw_body=body)
+        status, created = intake.submit(self.store, referral, agency=_agency_for(principal, referral),
+                                        principal=principal, correlation_id=request.correlation_id,
+                                        idempotency_key=idempotency_key_of(request), raw_body=body)
+        self.audit.changed(principal, request, "referral_submitted", created.get("case_id"))
+        return status, created
 
     @http("GET", "/referrals")
     @api(roles=("partner", "coordinator"))
@@ -78,6 +81,7 @@ class ReferralsService(common_http.ServiceHttp):
         # another agency's referral looks exactly like a missing one
         if record is None or (principal.role == "partner" and record["agency"] != principal.agency):
             raise NotFound(f"no referral {reference}")
+        self.audit.read(principal, request, "referral_status_read", case["_id"])
         return ReferralStatusSchema().dump({"reference": reference, **domain.referrer_view(case, record)})
 
     @http("GET", "/cases")
@@ -92,7 +96,9 @@ class ReferralsService(common_http.ServiceHttp):
     @api(roles=("coordinator",))
     def get_case(self, request, principal, case_id):
         bind_context(case_id=case_id)
-        return self._detail(case_id)
+        detail = self._detail(case_id)
+        self.audit.read(principal, request, "case_read", case_id)
+        return detail
 
     @http("POST", "/cases/<string:case_id>/transitions")
     @api(roles=("coordinator",))
@@ -101,6 +107,7 @@ class ReferralsService(common_http.ServiceHttp):
         move = TransitionRequestSchema().load(read_json(request))
         casework.move(self.store, self._case(case_id), move["to"], move["reason"], principal,
                       request.correlation_id)
+        self.audit.changed(principal, request, "case_status_changed", case_id)
         return self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/cir-ratings")
@@ -110,6 +117,7 @@ class ReferralsService(common_http.ServiceHttp):
         rating = CirRatingRequestSchema().load(read_json(request))
         casework.record_rating(self.store, self._case(case_id), rating["ratings"], rating["rated_on"], principal,
                                request.correlation_id)
+        self.audit.changed(principal, request, "cir_rating_recorded", case_id)
         return 201, self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/consent-withdrawal")
@@ -119,6 +127,7 @@ class ReferralsService(common_http.ServiceHttp):
         withdrawal = ConsentWithdrawalSchema().load(read_json(request))
         casework.withdraw_consent(self.store, self._case(case_id), withdrawal["scope"], withdrawal.get("reason"),
                                   principal, request.correlation_id)
+        self.audit.changed(principal, request, "consent_withdrawn", case_id)
         return self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/erasure")
@@ -127,6 +136,7 @@ class ReferralsService(common_http.ServiceHttp):
         bind_context(case_id=case_id)
         erasure = ErasureRequestSchema().load(read_json(request))
         casework.erase(self.store, self._case(case_id), erasure["reason"], principal, request.correlation_id)
+        self.audit.changed(principal, request, "case_erased", case_id)
         return self._detail(case_id)
 
     # -- events -------------------------------------------------------------

@@ -21,11 +21,13 @@ from services.common.outbox import EventPublisher
 from services.common.vocabulary import CASE_ERASED, CASE_STATUS_CHANGED, CONSENT_WITHDRAWN, REFERRAL_RECEIVED
 
 from .assessment import Assessment, UnknownVisit
+from .records import DISCLOSED_TO_FIRE_SERVICE
 from .contract import OPENAPI
 from .events import VISIT_DUE, CaseErased, CaseStatusChanged, ConsentWithdrawn, ReferralForSafety, VisitDue
 from .extensions import TriageRulesFile, configured_timer
 from .lifecycle import IllegalTransition
 from .listing import visit_page
+from .records import SafetyRecords
 from .repository import StaleVisit, VisitRepository
 from .schemas import (
     AcknowledgeRequestSchema,
@@ -44,7 +46,7 @@ register_error(UnknownVisit, 404, "not_found")
 
 
 # (the mixin is reached through its module so `nameko run services.safety.service` finds one service)
-class SafetyService(common_http.ServiceHttp):
+class SafetyService(SafetyRecords, common_http.ServiceHttp):  # SafetyRecords: audit, subject access
     name = "safety"
     openapi_document = OPENAPI
 
@@ -65,13 +67,17 @@ class SafetyService(common_http.ServiceHttp):
         query = VisitsQuerySchema().load(request.args.to_dict())
         page = visit_page(self.store, open_=query.get("open"), status=query.get("status"),
                           priority=query.get("priority"), page=query["page"], per_page=query["per_page"])
+        # every person on the page is disclosed to the reader: one entry each
+        self.audit.read(principal, request, "visit_list_read", *(v["case_id"] for v in page.items))
         return VisitListSchema().dump(page)
 
     @http("GET", "/visits/<string:visit_id>")
     @api(roles=("fire_officer", "coordinator"))
     def get_visit(self, request, principal, visit_id):
         bind_context(visit_id=visit_id)
-        return VisitSchema().dump(self.assessment.visit(visit_id))
+        visit = self.assessment.visit(visit_id)
+        self.audit.read(principal, request, "visit_read", visit["case_id"])
+        return VisitSchema().dump(visit)
 
     @http("POST", "/visits/<string:visit_id>/acknowledge")
     @api(roles=("fire_officer",))
@@ -98,6 +104,7 @@ class SafetyService(common_http.ServiceHttp):
         bind_context(visit_id=visit_id)
         visit = self.assessment.move_visit(visit_id, to, actor=principal.actor,
                                            correlation_id=request.correlation_id, **fields)
+        self.audit.changed(principal, request, f"visit_{to}", visit["case_id"])
         return VisitSchema().dump(visit)
 
     # -- events -------------------------------------------------------------
@@ -105,6 +112,9 @@ class SafetyService(common_http.ServiceHttp):
     def assess_referral(self, envelope):
         assessed = self.assessment.assess_referral(envelope, ReferralForSafety().load(envelope["data"]))
         decision = assessed.decision
+        if assessed.result in DISCLOSED_TO_FIRE_SERVICE:  # the crew may now read the person's details
+            self.audit.disclosed("visit_disclosed_to_fire_service", envelope["case_id"], envelope["correlation_id"],
+                                 actor="system:safety")
         log.info("referral_assessed", result=assessed.result, priority=decision and decision.priority,
                  rule=decision and decision.rule)
 

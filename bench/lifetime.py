@@ -10,7 +10,9 @@ Phases (each prints one JSON line; the last line sums them up):
   until every one of them has its referrer receipt on the timeline;
 - burst: 100 referrals at concurrency 8; a journey is done when its timeline
   shows referral_received, the visit decision and the referrer's receipt;
-  sustained rate = referrals / (last journey done - first submitted);
+  sustained rate = referrals / (last journey done - first submitted); each
+  client reads its case every --burst-poll-seconds (0.5 s: a case read is
+  audited, so polling faster measures the bench's own load);
 - serial: 30 referrals one at a time: intake and journey latency;
 - list: GET /cases (first page, a status filter, a search) p95;
 - idle: CPU used over 30 s by the services, the broker and the database,
@@ -118,11 +120,11 @@ def history(stack, rng, count, concurrency):
                   all_journeys_done_s=round(time.perf_counter() - started, 1))
 
 
-def burst(stack, rng, count, concurrency):
+def burst(stack, rng, count, concurrency, poll_s):
     def journey(_):
         start = time.perf_counter()
         case_id, intake = stack.refer(a_referral(rng))
-        return intake, stack.wait_journey(case_id, start), time.perf_counter()
+        return intake, stack.wait_journey(case_id, start, poll_s=poll_s), time.perf_counter()
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
@@ -198,6 +200,8 @@ def main(argv=None):
     parser.add_argument("--history-concurrency", type=int, default=8)
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--burst-concurrency", type=int, default=8)
+    parser.add_argument("--burst-poll-seconds", type=float, default=0.5,
+                        help="how often each burst client reads its case (each read is a full, audited case read)")
     parser.add_argument("--serial", type=int, default=30)
     parser.add_argument("--list", type=int, default=100)
     parser.add_argument("--idle-seconds", type=float, default=30)
@@ -213,7 +217,7 @@ def main(argv=None):
     if args.history:
         results["history"] = history(stack, rng, args.history, args.history_concurrency)
     if args.burst:
-        results["burst"] = burst(stack, rng, args.burst, args.burst_concurrency)
+        results["burst"] = burst(stack, rng, args.burst, args.burst_concurrency, args.burst_poll_seconds)
     if args.serial:
         results["serial"] = serial(stack, rng, args.serial)
     if args.list:

@@ -149,10 +149,11 @@ def test_a_stale_form_shows_the_visit_as_it_is_now_and_changes_nothing(portal, p
     for label, value in zip(("Day", "Month", "Year"), (mine.day, mine.month, mine.year)):
         group.get_by_label(label, exact=True).fill(str(value))
     page.get_by_label("Time of the visit").fill("11:00")
-    with page.expect_response(lambda r: r.request.method == "POST") as answer:
-        page.get_by_role("button", name="Book visit").click()
-    assert answer.value.status == 409
-    assert page.get_by_role("heading", name=CONFLICT).is_visible()
+    answers = []
+    page.on("response", lambda r: answers.append((r.request.method, r.status)))
+    page.get_by_role("button", name="Book visit").click()
+    page.get_by_role("heading", name=CONFLICT).wait_for()
+    assert ("POST", 409) in answers
     assert f"{theirs:%a} {theirs.day} {theirs:%b}, 15:00" in page.locator("#visit-details").inner_text()
     assert datetime.fromisoformat(api(portal, tokens, "GET", f"/visits/{visit['visit_id']}")["scheduled_for"]) == theirs
     check_page(page, "45-officer-visit-conflict")
@@ -164,7 +165,8 @@ def test_a_stale_form_shows_the_visit_as_it_is_now_and_changes_nothing(portal, p
     seen.evaluate("(el, v) => el.value = v",
                   api(portal, tokens, "GET", f"/visits/{visit['visit_id']}")["updated_at"])
     page.get_by_role("button", name="Record outcome").click()
-    assert page.get_by_role("heading", name=CONFLICT).is_visible()
+    page.get_by_role("heading", name=CONFLICT).wait_for()
+    assert "Visit done" in page.locator("main").inner_text()
     assert page.get_by_role("button", name="Record outcome").count() == 0   # completed: nothing left to do
 
 
@@ -192,7 +194,6 @@ def test_bad_booking_gets_plain_words_and_changes_nothing(portal, page, officer,
     page.get_by_label("Time of the visit").fill("10:00")
     page.get_by_role("button", name="Book visit").click()
     assert summary.locator("li").all_inner_texts() == ["The visit must be booked for a time that has not passed yet"]
-    page.get_by_role("button", name="Record outcome").count() == 0
     assert api(portal, tokens, "GET", f"/visits/{visit['visit_id']}")["status"] == "acknowledged"
 
     page.get_by_role("button", name="Book visit").first.wait_for()

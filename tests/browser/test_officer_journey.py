@@ -206,10 +206,16 @@ def test_bad_booking_gets_plain_words_and_changes_nothing(portal, page, officer,
             check_page(page, name)
 
 
-def test_the_worklist_is_paged_and_filtered_by_status(portal, page, officer, tokens):
+def test_the_worklist_shows_overdue_visits_and_filters_by_status(portal, page, officer, tokens, mongo_client,
+                                                                 databases):
     visits = [raise_visit(portal, tokens, f"Person{n}") for n in range(3)]
     api(portal, tokens, "POST", f"/visits/{visits[0]['visit_id']}/acknowledge")
+    mongo_client[databases["safety"]]["assessments"].update_one(      # the last one's due time has passed
+        {"_id": visits[2]["visit_id"]}, {"$set": {"due_by": datetime.now(LONDON) - timedelta(hours=1)}})
     sign_in(page, portal, officer)
+    cards = page.locator(".app-visit")
+    assert visits[2]["reference"] in cards.first.inner_text()           # same priority: due first, first
+    assert [card.locator(".app-overdue").count() for card in cards.all()] == [1, 0, 0]
     page.get_by_label("Show").select_option(label="Acknowledged, not booked")
     page.get_by_role("button", name="Show visits").click()
     assert page.locator(".app-visit").count() == 1

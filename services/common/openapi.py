@@ -5,6 +5,7 @@ Each service lists its routes once (`Route`), and serves the document at
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from apispec import APISpec
@@ -56,7 +57,7 @@ def build_spec(title: str, description: str, routes: list[Route], version: str =
                 "application/json": {"schema": route.request}}}
         if route.query is not None:
             operation["parameters"] = [{"in": "query", "schema": route.query}]
-        params = [p.strip("{}") for p in route.path.split("/") if p.startswith("{")]
+        params = re.findall(r"\{(\w+)\}", route.path)   # also /visits/{visit_id}.ics
         if params:
             operation.setdefault("parameters", []).extend(
                 {"in": "path", "name": p, "required": True, "schema": {"type": "string"}} for p in params)

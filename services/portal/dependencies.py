@@ -62,15 +62,25 @@ class ServiceClient:
 
     def call(self, service: str, method: str, path: str, *, token: str, correlation_id: str,
              json=None, params=None, idempotency_key: str | None = None) -> dict:
+        response = self.request(service, method, path, token=token, correlation_id=correlation_id, json=json,
+                                params=params, idempotency_key=idempotency_key)
+        return _json(response)
+
+    def request(self, service: str, method: str, path: str, *, token: str, correlation_id: str,
+                json=None, params=None, idempotency_key: str | None = None) -> requests.Response:
+        """The raw response (for a file such as a visit's .ics); ApiError for a 4xx or 5xx."""
         headers = {"Authorization": f"Bearer {token}", "X-Correlation-ID": correlation_id}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         response = requests.request(method, self.urls[service] + path, json=json, params=params,
                                     headers=headers, timeout=15)
-        body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
         if response.status_code >= 400:
-            raise ApiError(response.status_code, body)
-        return body
+            raise ApiError(response.status_code, _json(response))
+        return response
+
+
+def _json(response: requests.Response) -> dict:
+    return response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
 
 
 class Services(DependencyProvider):

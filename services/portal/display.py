@@ -46,3 +46,35 @@ def case_status(status: str) -> dict:
 def visit_status(status: str | None) -> dict:
     label, colour = VISIT_STATUS.get(status, ((status or "").replace("_", " ").capitalize(), "grey"))
     return {"label": label, "colour": colour}
+
+
+PRIORITY = {  # most urgent first, as the safety service orders them
+    "very_high": ("Very high", "red"),
+    "high": ("High", "orange"),
+    "medium": ("Medium", "yellow"),
+    "low": ("Low", "grey"),
+}
+RISK_FLAG = {
+    "smoker": "Smokes at home",
+    "oxygen_use": "Uses medical oxygen",
+    "lives_alone": "Lives alone",
+    "mobility_impaired": "Would find it hard to get out quickly",
+    "previous_fire": "Has had a fire before",
+    "blocked_exits": "Exits blocked by belongings",
+    "no_working_smoke_alarm": "No working smoke alarm",
+    "smoke_alarm_unknown": "Not known if the smoke alarm works",
+}
+CONTACT = {"phone": "Phone call", "sms": "Text message", "email": "Email", "letter": "Letter"}
+
+
+def priority(value: str) -> dict:
+    label, colour = PRIORITY.get(value, (str(value).replace("_", " ").capitalize(), "grey"))
+    return {"label": label, "colour": colour}
+
+
+def risk_flag(value: str) -> str:
+    return RISK_FLAG.get(value, value.replace("_", " ").capitalize())
+
+
+def contact_way(value: str | None) -> str:
+    return CONTACT.get(value, "Not said") if value else "Not said"

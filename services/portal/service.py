@@ -11,7 +11,7 @@ from services.common.health import database_answers
 from services.common.http import json_response
 from services.common.logs import configure_logging
 
-from . import referral_pages, signin, users
+from . import referral_pages, signin, users, visit_pages
 from .dependencies import People, Services, Settings
 from .web import page
 
@@ -103,6 +103,37 @@ class PortalService:
     @page()
     def one_referral(self, page_request, reference):
         return referral_pages.one_referral(self.services, page_request, reference)
+
+    # -- fire officers ------------------------------------------------------------
+    @http("GET", "/visits")
+    @page(roles=("fire_officer",))
+    def visits(self, page_request):
+        return visit_pages.worklist(self.services, page_request)
+
+    @http("GET", "/visits/<string:visit_id>")
+    @page(roles=("fire_officer",))
+    def one_visit(self, page_request, visit_id):
+        return visit_pages.one_visit(self.services, page_request, visit_id)
+
+    @http("POST", "/visits/<string:visit_id>/acknowledge")
+    @page(roles=("fire_officer",))
+    def acknowledge_visit(self, page_request, visit_id):
+        return visit_pages.acknowledge(self.services, page_request, visit_id)
+
+    @http("POST", "/visits/<string:visit_id>/schedule")
+    @page(roles=("fire_officer",))
+    def schedule_visit(self, page_request, visit_id):
+        return visit_pages.schedule(self.services, page_request, visit_id)
+
+    @http("POST", "/visits/<string:visit_id>/outcome")
+    @page(roles=("fire_officer",))
+    def record_outcome(self, page_request, visit_id):
+        return visit_pages.outcome(self.services, page_request, visit_id)
+
+    @http("GET", "/visits/<string:visit_id>.ics")
+    @page(roles=("fire_officer",))
+    def visit_calendar(self, page_request, visit_id):
+        return visit_pages.calendar_file(self.services, page_request, visit_id)
 
     # -- admin ------------------------------------------------------------------
     @http("GET", "/users")

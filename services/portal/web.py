@@ -40,6 +40,7 @@ TEMPLATES = jinja2.Environment(
 TEMPLATES.filters["london_time"] = display.london_time
 TEMPLATES.filters["field_id"] = field_id
 TEMPLATES.globals.update(case_status=display.case_status, visit_status=display.visit_status,
+                         priority=display.priority, risk_flag=display.risk_flag, contact_way=display.contact_way,
                          group_name=GROUP_NAME)
 
 
@@ -64,6 +65,10 @@ class PageRequest:
             person=self.person, csrf_token=self.csrf_token, csrf_field=CSRF_FIELD, path=self.request.path,
             **context)
         return self._finish(Response(html, status=status, mimetype="text/html"))
+
+    def send_file(self, content: bytes, mimetype: str, filename: str) -> Response:
+        return self._finish(Response(content, mimetype=mimetype, headers={
+            "Content-Disposition": f'attachment; filename="{filename}"'}))
 
     def redirect(self, location: str) -> Response:
         return self._finish(Response("", status=303, headers={"Location": location}))

@@ -19,6 +19,10 @@ ROUTES = [
           roles=("fire_officer", "coordinator"), query=VisitsQuerySchema, response=VisitListSchema),
     Route("GET", "/visits/{visit_id}", "One visit: only what a crew needs",
           roles=("fire_officer", "coordinator"), response=VisitSchema, errors=(401, 403, 404)),
+    Route("GET", "/visits/{visit_id}.ics",
+          "A booked (scheduled) visit as an iCalendar file (text/calendar, one VEVENT of an hour: the "
+          "reference, the time and the address only); 404 `not_booked` when the visit has no booking",
+          roles=("fire_officer", "coordinator"), errors=(401, 403, 404)),
     Route("POST", "/visits/{visit_id}/acknowledge", "The fire service has the request (no body needed)",
           roles=("fire_officer",), response=VisitSchema, errors=(400, 415) + OFFICER_ERRORS),
     Route("POST", "/visits/{visit_id}/schedule", "Book (or rebook) the visit",

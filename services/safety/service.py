@@ -8,11 +8,13 @@ until due_by; a slow sweep of the open visits only catches a lost one.
 from __future__ import annotations
 
 from nameko.timer import timer
+from werkzeug.wrappers import Response
 from services.common.web import http
 
 from services.common import outbox
 from services.common import http as common_http
 from services.common.auth import ApiKeys
+from services.common.envelope import utcnow
 from services.common.consumer import DeliveryRetry, NotDueYet, consumes
 from services.common.http import api, read_json, register_error
 from services.common.logs import bind_context, configure_logging, get_logger
@@ -21,6 +23,7 @@ from services.common.outbox import EventPublisher
 from services.common.vocabulary import CASE_ERASED, CASE_STATUS_CHANGED, CONSENT_WITHDRAWN, REFERRAL_RECEIVED
 
 from .assessment import Assessment, UnknownVisit
+from .calendar import NotBooked, visit_calendar
 from .records import DISCLOSED_TO_FIRE_SERVICE
 from .contract import OPENAPI
 from .events import VISIT_DUE, CaseErased, CaseStatusChanged, ConsentWithdrawn, ReferralForSafety, VisitDue
@@ -43,6 +46,7 @@ log = get_logger(__name__)
 register_error(IllegalTransition, 409, "illegal_transition")
 register_error(StaleVisit, 409, "conflict")
 register_error(UnknownVisit, 404, "not_found")
+register_error(NotBooked, 404, "not_booked")
 
 
 # (the mixin is reached through its module so `nameko run services.safety.service` finds one service)
@@ -78,6 +82,17 @@ class SafetyService(SafetyRecords, common_http.ServiceHttp):  # SafetyRecords: a
         visit = self.assessment.visit(visit_id)
         self.audit.read(principal, request, "visit_read", visit["case_id"])
         return VisitSchema().dump(visit)
+
+    @http("GET", "/visits/<string:visit_id>.ics")
+    @api(roles=("fire_officer", "coordinator"))
+    def visit_calendar_file(self, request, principal, visit_id):
+        bind_context(visit_id=visit_id)
+        visit = self.assessment.visit(visit_id)
+        body = visit_calendar(visit, now=utcnow())     # NotBooked -> 404 before anything is disclosed
+        self.audit.read(principal, request, "visit_calendar_read", visit["case_id"])
+        return Response(body, mimetype="text/calendar", headers={
+            "Content-Disposition": f'attachment; filename="visit-{visit["reference"]}.ics"',
+            "Cache-Control": "no-store"})
 
     @http("POST", "/visits/<string:visit_id>/acknowledge")
     @api(roles=("fire_officer",))

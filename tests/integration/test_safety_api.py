@@ -311,6 +311,7 @@ def test_a_move_on_a_stale_version_is_refused(safety, mongo_client, databases):
 API_MD_ROUTES = {
     ("get", "/visits"), ("get", "/visits/{visit_id}"), ("post", "/visits/{visit_id}/acknowledge"),
     ("post", "/visits/{visit_id}/schedule"), ("post", "/visits/{visit_id}/outcome"), ("get", "/health"),
+    ("get", "/visits/{visit_id}.ics"),
 }
 
 

@@ -4,7 +4,7 @@ A mixin of each service class; the service says which retention policy is its ow
 """
 from __future__ import annotations
 
-from nameko.rpc import rpc
+from services.common.rpc import rpc
 from nameko.timer import timer
 
 from .audit import AuditTrail

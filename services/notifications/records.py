@@ -5,7 +5,7 @@ template and stored context (an erased message has neither: it shows as erased).
 """
 from __future__ import annotations
 
-from nameko.rpc import rpc
+from services.common.rpc import rpc
 
 from services.common.consumer import consumes
 from services.common.records import KeptRecords

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from marshmallow import Schema, fields, validate
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.common.consumer import consumes
 from services.common.records import KeptRecords
+from services.common.rpc import rpc
 from services.common.vocabulary import CASE_STATUS_CHANGED
 from services.common.gather import DEFAULT_TIMEOUT_SECONDS, gather, jsonable
 from services.common.http import NotFound, api

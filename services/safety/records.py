@@ -4,7 +4,7 @@ RPC entrypoints (a mixin of the service class): the referrals service asks, over
 """
 from __future__ import annotations
 
-from nameko.rpc import rpc
+from services.common.rpc import rpc
 
 from services.common.consumer import consumes
 from services.common.records import KeptRecords

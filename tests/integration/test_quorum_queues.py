@@ -57,6 +57,9 @@ def test_the_queues_a_service_declares_are_quorum_queues_with_the_delivery_limit
     assert queues[park_queue("safety")]["type"] == "quorum"
     event_queues = [q for name, q in queues.items() if name.startswith("evt-")]
     assert event_queues and all(q["type"] == "quorum" for q in event_queues)
+    # the audit/subject-access RPC queue too: a classic one on a stopped node stalled every consumer
+    assert queues["rpc-safety.v2"]["type"] == "quorum"
+    assert not [name for name, q in queues.items() if q["type"] == "classic" and q["durable"]]
     # the pre-declaration (refhub stack up) uses the same arguments: RabbitMQ accepts it on the live queues
     assert declare_topology(rabbit_config["AMQP_URI"], [SafetyService]) == len(event_queues)
 

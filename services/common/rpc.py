@@ -5,13 +5,19 @@ lives on one node: when that node stops, re-declaring it fails with NOT_FOUND,
 and because every entrypoint of a service shares one consumer connection, the
 service stops consuming its events too (seen in bench/cluster_faults.py). This
 `rpc` declares `rpc-<service>.v2` as a quorum queue; callers are unchanged
-(`RpcProxy` publishes to the same exchange and routing keys). Reply queues stay
-nameko's: exclusive to the caller's connection, declared again on reconnect.
+(`RpcProxy` publishes to the same exchange and routing keys). The caller's
+reply queue has the same trap (nameko declares it as a plain queue on the node
+it first reached): `ServiceRpc` makes it exclusive to its connection, so after
+a failover it is declared again on the node the caller reconnected to (a reply
+in flight at that moment is lost, and the caller's deadline names the service).
 """
 from __future__ import annotations
 
+import uuid
+
 from kombu import Queue
-from nameko.rpc import RPC_QUEUE_TEMPLATE, Rpc, RpcConsumer, get_rpc_exchange
+from nameko.rpc import (RPC_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TEMPLATE, ReplyListener, Rpc, RpcConsumer, RpcProxy,
+                        get_rpc_exchange)
 
 from .consumer import QUORUM
 
@@ -32,3 +38,19 @@ class QuorumRpc(Rpc):
 
 
 rpc = QuorumRpc.decorator
+
+
+class FailoverReplyListener(ReplyListener):
+    def setup(self):
+        reply_queue_uuid = uuid.uuid4()
+        self.routing_key = str(reply_queue_uuid)
+        self.queue = Queue(RPC_REPLY_QUEUE_TEMPLATE.format(self.container.service_name, reply_queue_uuid),
+                           exchange=get_rpc_exchange(self.container.config), routing_key=self.routing_key,
+                           exclusive=True)
+        self.queue_consumer.register_provider(self)
+
+
+class ServiceRpc(RpcProxy):
+    """nameko's RpcProxy with a reply queue that follows the caller's connection to any node."""
+
+    rpc_reply_listener = FailoverReplyListener()

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 from marshmallow import Schema, fields, validate
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.common.consumer import consumes
 from services.common.records import KeptRecords
-from services.common.rpc import rpc
+from services.common.rpc import ServiceRpc, rpc
 from services.common.vocabulary import CASE_STATUS_CHANGED
 from services.common.gather import DEFAULT_TIMEOUT_SECONDS, gather, jsonable
 from services.common.http import NotFound, api
@@ -84,8 +83,8 @@ class Operator:
 
 
 class CaseRecords(KeptRecords):
-    safety_rpc = RpcProxy("safety")
-    notifications_rpc = RpcProxy("notifications")
+    safety_rpc = ServiceRpc("safety")
+    notifications_rpc = ServiceRpc("notifications")
     settings = Config()
 
     def _peers(self) -> dict:

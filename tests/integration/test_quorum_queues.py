@@ -12,6 +12,7 @@ from services.common.envelope import new_event
 from services.common.health import broker_answers
 from services.common.mongo import MongoStore, Repository
 from services.common.topology import declare_topology, migrate_classic_queues, queue_info
+from services.referrals.service import ReferralsService
 from services.safety.service import SafetyService
 from tests.integration.safety_support import referral_received
 from tests.support import wait_until
@@ -48,7 +49,10 @@ def test_the_queues_a_service_declares_are_quorum_queues_with_the_delivery_limit
         container_factory, service_config, rabbit_manager, rabbit_config):
     container = container_factory(SafetyService, service_config("safety"))
     container.start()
+    container_factory(ReferralsService, service_config("referrals")).start()  # it calls the others over RPC
     queues = {q["name"]: q for q in rabbit_manager.get_queues(rabbit_config["vhost"])}
+    replies = [q for name, q in queues.items() if name.startswith("rpc.reply-referrals-")]
+    assert replies and all(q["exclusive"] for q in replies)  # declared again wherever the caller reconnects
     handler = queues[handler_queue("referrals", "referral_received", "safety", "assess_referral")]
     assert handler["type"] == "quorum"
     assert handler["arguments"]["x-delivery-limit"] == DELIVERY_LIMIT
@@ -59,9 +63,10 @@ def test_the_queues_a_service_declares_are_quorum_queues_with_the_delivery_limit
     assert event_queues and all(q["type"] == "quorum" for q in event_queues)
     # the audit/subject-access RPC queue too: a classic one on a stopped node stalled every consumer
     assert queues["rpc-safety.v2"]["type"] == "quorum"
-    assert not [name for name, q in queues.items() if q["type"] == "classic" and q["durable"]]
+    # nothing else lives on one node: every other queue is exclusive to a connection (a caller's replies)
+    assert not [name for name, q in queues.items() if q["type"] == "classic" and not q.get("exclusive")]
     # the pre-declaration (refhub stack up) uses the same arguments: RabbitMQ accepts it on the live queues
-    assert declare_topology(rabbit_config["AMQP_URI"], [SafetyService]) == len(event_queues)
+    assert declare_topology(rabbit_config["AMQP_URI"], [SafetyService, ReferralsService]) == len(event_queues)
 
 
 def test_a_retry_goes_through_a_quorum_delay_queue(container_factory, service_config, rabbit_manager,

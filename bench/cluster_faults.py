@@ -247,6 +247,10 @@ def state(client, dbs: dict, case_ids: set) -> dict:
     """Where every case stands, and every exactly-once check."""
     referrals, safety, notes = (client[dbs[s]] for s in ("referrals", "safety", "notifications"))
     cases = {c["_id"]: c for c in referrals["cases"].find({}, {"timeline": 1})}
+    # other services' events stand apart from the case (referrals' timeline_events): merge them in
+    for entry in referrals["timeline_events"].find({}, {"case_id": 1, "type": 1}):
+        if entry["case_id"] in cases:
+            cases[entry["case_id"]].setdefault("timeline", []).append({"event_id": entry["_id"], "type": entry["type"]})
     assessments = Counter(a["case_id"] for a in safety["assessments"].find({}, {"case_id": 1}))
     messages = list(notes["notifications"].find({}, {"case_id": 1, "status": 1, "attempts": 1}))
     sent = Counter(m["case_id"] for m in messages if m["status"] == "sent")

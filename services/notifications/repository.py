@@ -37,7 +37,6 @@ class NotificationRepository(Repository):
     def ensure_indexes(self) -> None:
         self.notifications.create_index([("case_id", 1), ("created_at", 1)])
         self.notifications.create_index("status")  # the sweep's unsent messages, on a real MongoDB
-        self.notifications.create_index("outbox_pending")
 
     # -- contacts ------------------------------------------------------------
     def remember_contacts(self, case_id: str, contacts: dict, event_id: str) -> None:

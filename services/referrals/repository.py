@@ -158,9 +158,9 @@ class CaseRepository(Repository):
         """Insert a case and the events it causes in one write."""
         for record in case["referrals"]:
             self.note_referral(case["_id"], record)
-        self.insert_with_events("cases", {**case, "applied_events": [], "version": 1, "rev": 1,
-                                          "list_stale": True}, events)
-        self.refresh_listing(case["_id"])
+        stored = {**case, "applied_events": [], "version": 1, "rev": 1, "list_stale": True}
+        self.insert_with_events("cases", stored, events)
+        self.refresh_listing(case["_id"], stored)  # just written: no need to read it back
 
     def add_referral(self, case_id: str, version: int, referral: dict, rating: dict, levels: dict,
                      timeline_entry: dict, events: list[dict]) -> None:
@@ -221,8 +221,9 @@ class CaseRepository(Repository):
         return sorted(entries.values(), key=lambda e: e["at"])
 
     # -- the coordinator's list ---------------------------------------------------
-    def refresh_listing(self, case_id: str) -> None:
-        case = self.cases.find_one({"_id": case_id}, {"outbox": 0, "applied_events": 0, "timeline": 0})
+    def refresh_listing(self, case_id: str, case: dict | None = None) -> None:
+        if case is None:
+            case = self.cases.find_one({"_id": case_id}, {"outbox": 0, "applied_events": 0, "timeline": 0})
         if case is None:
             return
         rev = case.get("rev", 0)

@@ -3,12 +3,15 @@ import json
 from datetime import datetime, timezone
 
 from kombu import Connection, Exchange, Queue
+from pymongo import MongoClient, monitoring
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 
 from services.common.envelope import new_event
 from services.common.outbox import outbox_fields
+from services.referrals.repository import CaseRepository
 from services.referrals.service import ReferralsService
+from tests.conftest import MONGO_URI
 from tests.integration.conftest import Api
 from tests.support import referral, wait_until
 
@@ -206,11 +209,6 @@ def test_a_near_match_is_flagged_for_the_coordinator_not_linked(api):
 
 def test_a_page_of_the_list_reads_every_line_only_after_a_change(api, databases):
     """While nothing changes, a page costs one lookup of the list's version, not a read of every case."""
-    from pymongo import MongoClient, monitoring
-
-    from services.referrals.repository import CaseRepository
-    from tests.conftest import MONGO_URI
-
     class Finds(monitoring.CommandListener):
         seen: list = []
 

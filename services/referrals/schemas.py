@@ -607,6 +607,12 @@ class CaseDetailSchema(_ResponseSchema):
         "description": "open cases that may be the same person (a near match): a coordinator decides"})
     cir_trend = fields.Dict(keys=fields.String(), values=fields.List(fields.Dict()),
                             metadata={"description": "each room's ratings over time, oldest first"})
+    version = fields.Integer(metadata={
+        "description": "goes up by one with every change a coordinator or a referral makes; a page that shows "
+                       "the case can tell that it changed since"})
+    next_statuses = fields.List(fields.String(), metadata={
+        "description": "the statuses this case may move to next (POST /cases/{case_id}/transitions), in "
+                       "lifecycle order; empty for a closed case"})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     erased_at = UtcDateTime(allow_none=True)

@@ -16,7 +16,7 @@ from services.common.outbox import EventPublisher
 from . import casework, domain, intake
 from .contract import OPENAPI
 from .events import TIMELINE_SOURCES, summarise, timeline_entry
-from .lifecycle import IllegalTransition
+from .lifecycle import IllegalTransition, next_statuses
 from .records import CaseRecords
 from .repository import CaseRepository, StaleCase
 from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
@@ -156,7 +156,8 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
     def _detail(self, case_id):
         case = self._case(case_id)
         return CaseDetailSchema().dump({**case, "case_id": case["_id"], "timeline": self.store.timeline_of(case),
-                                        "cir_trend": domain.cir_trend(case.get("cir_ratings", []))})
+                                        "cir_trend": domain.cir_trend(case.get("cir_ratings", [])),
+                                        "next_statuses": next_statuses(case)})
 
     def _case(self, case_id):
         case = self.store.get(case_id)

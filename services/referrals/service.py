@@ -8,25 +8,31 @@ from services.common import http as common_http
 from services.common import outbox
 from services.common.auth import ApiKeys, Forbidden
 from services.common.consumer import DeliveryRetry, consumes
+from services.common.envelope import utcnow
 from services.common.http import NotFound, api, idempotency_key_of, read_json, register_error
 from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore, storable
 from services.common.outbox import EventPublisher
 
-from . import casework, domain, intake
+from . import attention, casework, domain, intake
+from .attention import NotDismissible, NotNeeded
 from .contract import OPENAPI
 from .events import TIMELINE_SOURCES, summarise, timeline_entry
+from .extensions import SafeguardingThreshold
 from .lifecycle import IllegalTransition, next_statuses
 from .records import CaseRecords
 from .repository import CaseRepository, StaleCase
-from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
-                      ConsentWithdrawalSchema, ErasureRequestSchema, ReferralListSchema, ReferralSchema,
+from .schemas import (AttentionDismissalSchema, CaseDetailSchema, CaseListSchema, CasesQuerySchema,
+                      CirRatingRequestSchema, ConsentWithdrawalSchema, ErasureRequestSchema, ReferralListSchema,
+                      ReferralSchema,
                       ReferralsQuerySchema, ReferralStatusSchema, TransitionRequestSchema)
 
 configure_logging()
 log = get_logger(__name__)
 register_error(IllegalTransition, 409, "illegal_transition")
 register_error(StaleCase, 409, "conflict")
+register_error(NotDismissible, 409, "not_dismissible")
+register_error(NotNeeded, 409, "not_needed")
 
 
 class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /audit, subject access, audit
@@ -37,6 +43,7 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
     api_keys = ApiKeys()
     events = EventPublisher()
     delivery = DeliveryRetry()
+    safeguarding_threshold = SafeguardingThreshold()
 
     # -- HTTP ---------------------------------------------------------------
 
@@ -88,7 +95,9 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
     @api(roles=("coordinator",))
     def list_cases(self, request, principal):
         query = CasesQuerySchema().load(request.args.to_dict())
-        docs, total = self.store.list_cases(**query)
+        docs, total = self.store.list_cases(**query, threshold=self.safeguarding_threshold)
+        # the list shows names and postcodes: each case on the page is a read of personal data
+        self.audit.read(principal, request, "case_list_read", *(d["_id"] for d in docs))
         return CaseListSchema().dump({"items": [_case_summary(d) for d in docs], "total": total,
                                       "page": query["page"], "per_page": query["per_page"]})
 
@@ -108,6 +117,16 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
         casework.move(self.store, self._case(case_id), move["to"], move["reason"], principal,
                       request.correlation_id)
         self.audit.changed(principal, request, "case_status_changed", case_id)
+        return self._detail(case_id)
+
+    @http("POST", "/cases/<string:case_id>/attention")
+    @api(roles=("coordinator",))
+    def dismiss_attention(self, request, principal, case_id):
+        bind_context(case_id=case_id)
+        mark = AttentionDismissalSchema().load(read_json(request))
+        casework.dismiss_attention(self.store, self._case(case_id), mark["reason"], mark.get("note"), principal,
+                                   request.correlation_id, threshold=self.safeguarding_threshold)
+        self.audit.changed(principal, request, "attention_dismissed", case_id)
         return self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/cir-ratings")
@@ -157,7 +176,9 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
         case = self._case(case_id)
         return CaseDetailSchema().dump({**case, "case_id": case["_id"], "timeline": self.store.timeline_of(case),
                                         "cir_trend": domain.cir_trend(case.get("cir_ratings", [])),
-                                        "next_statuses": next_statuses(case)})
+                                        "next_statuses": next_statuses(case),
+                                        "needs_action": attention.needs_action(
+                                            attention.facts_of(case), utcnow(), self.safeguarding_threshold)})
 
     def _case(self, case_id):
         case = self.store.get(case_id)
@@ -176,8 +197,11 @@ def _agency_for(principal, referral):
 
 
 def _case_summary(doc):
-    """A `case_list` document as GET /cases shows it."""
+    """A `case_list` document as GET /cases shows it (with its `needs_action`, computed at read time)."""
     visit = doc.get("visit") or {}
     return {"case_id": doc["_id"], "reference": doc["reference"], "status": doc["status"],
             "level": doc["level"], "cir_max": doc["cir_max"], "visit_status": visit.get("status"),
-            "visit_priority": visit.get("priority"), "updated_at": doc["updated_at"]}
+            "visit_priority": visit.get("priority"), "visit_due_by": visit.get("due_by"),
+            "updated_at": doc["updated_at"], "name": doc.get("name", ""), "postcode": doc.get("postcode", ""),
+            "received_at": doc.get("received_at") or doc.get("created_at"),
+            "needs_action": doc.get("needs_action", [])}

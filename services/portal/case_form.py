@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from services.common.vocabulary import CONSENT_ALL, CONSENT_CONTACT, CONSENT_FIRE_SERVICE
+
 from .display import LONDON
 from .visit_form import error
 
@@ -22,11 +24,11 @@ MOVES = {  # the status a case moves to, in a coordinator's words
     "cancelled": "Cancel the case",
 }
 CONSENT_SCOPES = (
-    ("share_with_fire_service", "Sharing with the London Fire Brigade",
+    (CONSENT_FIRE_SERVICE, "Sharing with the London Fire Brigade",
      "Any fire safety visit is cancelled and the fire service no longer sees their details."),
-    ("contact", "Being contacted by the group",
+    (CONSENT_CONTACT, "Being contacted by the group",
      "No more messages go to them. The case stays open."),
-    ("all", "Everything",
+    (CONSENT_ALL, "Everything",
      "The case is cancelled, any fire safety visit is cancelled and no more messages go to them."),
 )
 
@@ -64,12 +66,23 @@ def rating_from_form(form, today: date | None = None) -> tuple[dict | None, list
     return {"ratings": ratings, "rated_on": rated_on.isoformat()}, []
 
 
-def withdrawal_from_form(form, withdrawn: list[str]) -> tuple[dict | None, list[dict]]:
+def withdrawable(case: dict) -> list[tuple[str, str]]:
+    """The agreements a coordinator can still record as withdrawn: given, and not withdrawn already."""
+    consent = case.get("consent") or {}
+    withdrawn = {w.get("scope") for w in consent.get("withdrawn") or []}
+    if CONSENT_ALL in withdrawn or case.get("erased_at"):
+        return []
+    given = {CONSENT_FIRE_SERVICE: consent.get("share_with_fire_service") is True,
+             CONSENT_CONTACT: consent.get("contact") is not False, CONSENT_ALL: True}
+    return [(value, label) for value, label, _ in CONSENT_SCOPES if given[value] and value not in withdrawn]
+
+
+def withdrawal_from_form(form, case: dict) -> tuple[dict | None, list[dict]]:
     scope, reason = form.get("scope", ""), form.get("consent-reason", "").strip()
     errors = []
     if scope not in {value for value, _, _ in CONSENT_SCOPES}:
         errors.append(error("scope", "Select which agreement they have withdrawn"))
-    elif scope in withdrawn:
+    elif scope not in dict(withdrawable(case)):
         errors.append(error("scope", "They have already withdrawn this agreement"))
     errors += _reason_errors("consent-reason", reason, None)
     return (None, errors) if errors else ({"scope": scope, **({"reason": reason} if reason else {})}, [])

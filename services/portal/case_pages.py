@@ -70,7 +70,7 @@ def rate(services, page, case_id):
 
 def withdraw_consent(services, page, case_id):
     return _act(services, page, case_id, "consent", "consent-withdrawal",
-                lambda form, case: case_form.withdrawal_from_form(form, case["consent"].get("withdrawn", [])),
+                case_form.withdrawal_from_form,
                 confirm=True)
 
 
@@ -141,7 +141,7 @@ def _case_page(services, page, case, *, errors=None, values=None, open_form=None
                        error_for={e["field"]: e["text"] for e in (errors or [])}, values=values,
                        open_form=open_form, conflict=conflict, conflict_title=CONFLICT_TITLE,
                        done=DONE.get(done), moves=_moves(case), rooms=case_form.ROOMS,
-                       scopes=case_form.CONSENT_SCOPES, now=_now(),
+                       withdrawable=case_form.withdrawable(case), now=_now(),
                        title=CONFLICT_TITLE if conflict else f"Case {case['reference']}")
 
 

@@ -194,8 +194,8 @@ def test_an_officers_no_access_shows_on_today(portal, browser, coordinator, toke
         return "No access at visit" in page.locator(".app-queue").filter(has_text=reference).inner_text()
     wait_until(shows_no_access, message="Today to show the visit's no access")
     check_page(page, "56-coordinator-today-no-access")
-    page.get_by_role("link", name=re.compile(reference)).click()
-    page.get_by_label("What you did (optional)").fill("Rang them; booked again for Friday")
+    page.locator(".app-queue").get_by_role("link", name=re.compile(reference)).click()
+    page.get_by_label("What you did about no access at visit (optional)").fill("Rang them; booked again for Friday")
     page.get_by_role("button", name="Mark no access at visit as dealt with").click()
     page.get_by_text("Marked as dealt with.").wait_for()
     assert "No access at visit" not in page.locator("main").inner_text().split("The person")[0]

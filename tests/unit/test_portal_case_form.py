@@ -3,7 +3,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from werkzeug.datastructures import MultiDict
 
-from services.portal.case_form import erasure_from_form, move_from_form, rating_from_form, withdrawal_from_form
+from services.portal.case_form import (erasure_from_form, move_from_form, rating_from_form, withdrawable,
+                                       withdrawal_from_form)
 from services.portal.display import message, needs_action
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -40,12 +41,19 @@ def test_ratings_leave_blank_rooms_out_and_need_one_room_and_a_past_day():
                                   today=date(2026, 12, 1))) == ["Enter a real date, like 27 11 2026"]
 
 
-def test_a_withdrawal_names_an_agreement_not_already_withdrawn():
-    assert withdrawal_from_form(MultiDict({"scope": "share_with_fire_service", "consent-reason": ""}), []) == (
-        {"scope": "share_with_fire_service"}, [])
-    assert texts(withdrawal_from_form(MultiDict({"scope": "contact"}), ["contact"])) == [
+def test_a_withdrawal_names_an_agreement_given_and_not_already_withdrawn():
+    case = {"consent": {"referral": True, "share_with_fire_service": True, "contact": True, "withdrawn": []}}
+    assert [scope for scope, _ in withdrawable(case)] == ["fire_service", "contact", "all"]
+    assert withdrawal_from_form(MultiDict({"scope": "fire_service", "consent-reason": ""}), case) == (
+        {"scope": "fire_service"}, [])
+    after = {"consent": {**case["consent"], "contact": False, "withdrawn": [{"scope": "contact"}]}}
+    assert [scope for scope, _ in withdrawable(after)] == ["fire_service", "all"]
+    assert texts(withdrawal_from_form(MultiDict({"scope": "contact"}), after)) == [
         "They have already withdrawn this agreement"]
-    assert texts(withdrawal_from_form(MultiDict({}), [])) == ["Select which agreement they have withdrawn"]
+    never_shared = {"consent": {**case["consent"], "share_with_fire_service": False}}
+    assert [scope for scope, _ in withdrawable(never_shared)] == ["contact", "all"]
+    assert withdrawable({"consent": {"withdrawn": [{"scope": "all"}]}}) == []
+    assert texts(withdrawal_from_form(MultiDict({}), case)) == ["Select which agreement they have withdrawn"]
 
 
 def test_erasure_needs_a_reason():

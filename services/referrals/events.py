@@ -66,6 +66,10 @@ def _summary(envelope: dict) -> str:
         return f"Home Fire Safety Visit {_words(data.get('status'))}"
     if kind == "visit_overdue":
         return f"Home Fire Safety Visit overdue (was due by {_when(data.get('due_by'))})"
+    if kind == "notification_sent" and data.get("channel") == "letter":
+        # a letter is sent when a coordinator marks it posted (notifications: ready_to_print until then)
+        return (f"Letter '{data.get('template')}' to "
+                f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} printed and posted")
     if kind == "notification_sent":
         return (f"Message '{data.get('template')}' sent to "
                 f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} by {data.get('channel')}")

@@ -36,3 +36,11 @@ def test_a_delivery_failure_reason_is_still_scrubbed_of_contact_details():
     assert "ada@example.org" not in summary and "07700" not in summary
     assert summary == ("Message 'person_welcome' to the person failed: "
                        "550 mailbox [email] unknown; call [phone]")
+
+
+def test_a_letter_reads_as_posted_when_a_coordinator_marks_it():
+    summary = summarise(event("notification_sent", template="person_welcome", audience="person", channel="letter",
+                              posted_by="coordinator:k1"))
+    assert summary == "Letter 'person_welcome' to the person printed and posted"
+    assert summarise(event("notification_sent", template="person_welcome", audience="person", channel="email")) \
+        == "Message 'person_welcome' sent to the person by email"

@@ -1,7 +1,10 @@
 """Referrals service: intake from partner agencies, cases and their timeline."""
 from __future__ import annotations
 
+import json
+
 from nameko.timer import timer
+from werkzeug.wrappers import Response
 from services.common.web import http
 
 from services.common import http as common_http
@@ -14,9 +17,10 @@ from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore, storable
 from services.common.outbox import EventPublisher
 
-from . import attention, casework, domain, intake
+from . import attention, casework, domain, exports, fhir, intake
 from .attention import NotDismissible, NotNeeded
 from .contract import OPENAPI
+from .export_schemas import FhirExportQuerySchema
 from .events import TIMELINE_SOURCES, summarise, timeline_entry
 from .extensions import SafeguardingThreshold
 from .lifecycle import IllegalTransition, next_statuses
@@ -185,6 +189,25 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
         if case is None:
             raise NotFound(f"no case {case_id}")
         return case
+
+    # -- standards export: HL7 FHIR R4 (fhir.py maps, exports.py reads) -------------------
+    @http("GET", "/cases/<string:case_id>/fhir")
+    @api(roles=("coordinator",))
+    def case_fhir(self, request, principal, case_id):
+        bind_context(case_id=case_id)
+        bundle = fhir.bundle(self._case(case_id))
+        self.audit.read(principal, request, "case_fhir_read", case_id)
+        return Response(json.dumps(bundle), mimetype="application/fhir+json")
+
+    @http("GET", "/exports/fhir")
+    @api(roles=("admin",))
+    def fhir_bulk_export(self, request, principal):
+        query = FhirExportQuerySchema().load(request.args.to_dict())
+        case_ids, personal = exports.exported_case_ids(self.store)
+        self.audit.read(principal, request, "fhir_bulk_export", *personal)  # before a line goes out
+        log.info("fhir_bulk_export", resource_type=query["type"], cases=len(case_ids))
+        return Response(fhir.ndjson(exports.cases_in(self.store, case_ids), query["type"]),
+                        mimetype="application/fhir+ndjson")
 
 
 def _agency_for(principal, referral):

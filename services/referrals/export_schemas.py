@@ -1,11 +1,11 @@
 """Schemas and OpenAPI routes of what leaves the service as a whole: FHIR exports, reports, safeguarding packs."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.openapi import Route
 
-from . import fhir
+from . import fhir, reports
 
 COORDINATOR, ADMIN = ("coordinator",), ("admin",)
 
@@ -30,6 +30,47 @@ class FhirBundleSchema(Schema):
                        "contained Patient), then the case's Task (focus: the first ServiceRequest)"})
 
 
+class _Day(fields.Date):
+    default_error_messages = {"invalid": "must be a date as YYYY-MM-DD, e.g. 2026-11-30"}
+
+
+class ReportQuerySchema(_Query):
+    start = _Day(required=True, data_key="from", metadata={"description": "first day, inclusive (London)"})
+    end = _Day(required=True, data_key="to", metadata={"description": "last day, inclusive (London)"})
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv"), error="must be json or csv"))
+
+    @validates_schema
+    def _in_order(self, data, **kwargs):
+        if data["start"] > data["end"]:
+            raise ValidationError("must not be after to", field_name="from")
+
+
+class ReportColumnSchema(Schema):
+    name = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("label", "count", "rate", "value")),
+                         metadata={"description": "a rate is a percentage; a value a median or mean"})
+    description = fields.String(required=True)
+
+
+class ReportSchema(Schema):
+    report = fields.String(required=True, validate=validate.OneOf(reports.REPORTS))
+    title = fields.String(required=True)
+    from_ = fields.String(required=True, data_key="from", attribute="from")
+    to = fields.String(required=True)
+    suppressed = fields.Boolean(required=True, metadata={
+        "description": "whether small-number disclosure control was applied (false in JSON, true in CSV)"})
+    columns = fields.List(fields.Nested(ReportColumnSchema), required=True)
+    rows = fields.List(fields.Dict(), required=True, metadata={"description": "one object a row, by column name"})
+    notes = fields.List(fields.String(), required=True)
+
+
+REPORT_DESCRIPTION = (
+    "Names: " + ", ".join(f"`{name}`" for name in reports.REPORTS) + ". Computed from the referrals service's own "
+    "records and the events it has received. `format=json` gives exact figures, for coordinators and admins "
+    "only; `format=csv` is the export to share: counts from 1 to 4 show as `<5` and rates, medians and means "
+    "derived from them as `suppressed` (small-number disclosure control), and no totals are given. An unknown "
+    "name is 404; a bad date, or `from` after `to`, is 400.")
+
 ROUTES = [
     Route("GET", "/cases/{case_id}/fhir", "The case as HL7 FHIR R4: a collection Bundle of each referral's "
           "ServiceRequest and the Task tracking the case (audited as a read)", roles=COORDINATOR,
@@ -41,4 +82,8 @@ ROUTES = [
                       "each case. References are relative (`ServiceRequest/<id>`). An erased case exports its "
                       "references, agencies, dates and statuses, nothing personal. Every case whose personal "
                       "data is exported gets an audit entry (`fhir_bulk_export`)."),
+    Route("GET", "/reports/{name}", "A report over a period, as JSON or as a CSV export",
+          roles=("coordinator", "admin"), query=ReportQuerySchema, response=ReportSchema,
+          media_types=("application/json", "text/csv"), errors=(400, 401, 403, 404),
+          description=REPORT_DESCRIPTION),
 ]

@@ -7,6 +7,11 @@ repository and read in batches, so a bulk export holds one batch of cases in mem
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from services.common.working_days import london_date
+
+from . import reports
 
 BATCH = 100
 # what an export or a report never needs of a case
@@ -31,3 +36,27 @@ def cases_in(store, case_ids: list[str], projection: dict | None = None) -> Iter
 def timeline_events_of_types(store, types: Iterable[str]) -> list[dict]:
     """Other services' events on every case's timeline, of these types (an indexed `type $in`)."""
     return list(store.timeline_events.find({"type": {"$in": list(types)}}))
+
+
+# what the reports read of each case: no person, no narrative
+REPORT_FIELDS = {"status": 1, "created_at": 1, "referrals.agency": 1, "referrals.received_at": 1,
+                 "timeline.type": 1, "timeline.at": 1, "timeline.facts": 1, "timeline.summary": 1,
+                 "cir_ratings.rated_on": 1, "cir_ratings.ratings": 1}
+VISIT_EVENTS = ("visit_requested", "visit_status_changed")
+
+
+def report(store, name: str, period: reports.Period, *, promise_days: int, now: datetime) -> reports.Table:
+    """Read what the named report needs and compute it (reports.py); KeyError for an unknown name."""
+    def cases():
+        return store.cases.find({}, REPORT_FIELDS)
+
+    if name == "referrals-by-agency":
+        return reports.referrals_by_agency(reports.referral_rows(cases()), period)
+    if name == "first-contact":
+        return reports.first_contact(reports.contact_rows(cases()), period, promise_days=promise_days,
+                                     today=london_date(now))
+    if name == "hfsv":
+        return reports.hfsv(reports.visit_rows(timeline_events_of_types(store, VISIT_EVENTS)), period, now=now)
+    if name == "cir-change":
+        return reports.cir_change(reports.rating_rows(cases()), period)
+    raise KeyError(name)

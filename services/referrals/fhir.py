@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 
 from services.common.working_days import promise_due_by
 
+from .domain import FIRST_CONTACT_WORKING_DAYS
 from .lifecycle import CaseStatus
 
 # Identifier and code systems of our own (URNs: the group has no FHIR server or registered URLs).
@@ -35,7 +36,6 @@ SNOMED = "http://snomed.info/sct"
 
 GROUP_NAME = "Harrow Peer Support Group"
 GROUP_IDENTIFIER = {"system": AGENCY_SYSTEM, "value": "harrow-peer-support-group"}
-FIRST_CONTACT_WORKING_DAYS = 5  # the group's promise of a first call (services/notifications/group.json)
 
 # The case's status is a FHIR Task status code already, spelt with an underscore.
 TASK_STATUS = {status: status.value.replace("_", "-") for status in CaseStatus}
@@ -159,10 +159,10 @@ def task(case: dict, *, bundled: bool = False) -> dict:
     return resource
 
 
-def resources_of(case: dict, resource_type: str) -> list[dict]:
+def resources_of(case: dict, resource_type: str, *, promise_days: int = FIRST_CONTACT_WORKING_DAYS) -> list[dict]:
     """The bulk export's lines for one case: its ServiceRequests, or its Task."""
     if resource_type == "ServiceRequest":
-        return service_requests(case)
+        return service_requests(case, promise_days=promise_days)
     if resource_type == "Task":
         return [task(case)]
     raise ValueError(f"no FHIR export of {resource_type}")
@@ -171,10 +171,11 @@ def resources_of(case: dict, resource_type: str) -> list[dict]:
 EXPORT_TYPES = ("ServiceRequest", "Task")
 
 
-def ndjson(cases: Iterable[dict], resource_type: str) -> Iterator[bytes]:
+def ndjson(cases: Iterable[dict], resource_type: str, *,
+           promise_days: int = FIRST_CONTACT_WORKING_DAYS) -> Iterator[bytes]:
     """The bulk export: one resource of `resource_type` a line (FHIR bulk data NDJSON), case by case."""
     for case in cases:
-        for resource in resources_of(case, resource_type):
+        for resource in resources_of(case, resource_type, promise_days=promise_days):
             yield (json.dumps(resource, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
 
 

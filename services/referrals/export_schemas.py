@@ -5,7 +5,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from services.common.openapi import Route
 
-from . import fhir, reports
+from . import fhir, reports, safeguarding
+from .schemas import _Text
 
 COORDINATOR, ADMIN = ("coordinator",), ("admin",)
 
@@ -64,6 +65,34 @@ class ReportSchema(Schema):
     notes = fields.List(fields.String(), required=True)
 
 
+class SafeguardingPackRequestSchema(_Query):
+    lawful_basis = fields.String(required=True, validate=validate.OneOf(
+        tuple(safeguarding.LAWFUL_BASES), error="must be one of: {choices}"), metadata={
+        "description": "consent: the person's consent as recorded with the referral (refused, 409, once withdrawn); "
+                       "any other: the basis the coordinator relies on, recorded with who and when"})
+    note = _Text(2000, required=True, metadata={"description": "why the coordinator is referring: goes in the pack "
+                                                               "and on the timeline"})
+
+
+class SafeguardingPackQuerySchema(_Query):
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "html", "text"),
+                                                                        error="must be json, html or text"))
+
+
+class SafeguardingPackSchema(Schema):
+    pack_id = fields.String(required=True)
+    produced_at = fields.String(required=True)
+    case_reference = fields.String(required=True)
+    concern = fields.String(required=True)
+    lawful_basis = fields.Dict(required=True, metadata={
+        "description": "{basis, explanation, recorded_by, recorded_at} (+ consent_obtained_by/on for consent)"})
+    person = fields.Dict(required=True, metadata={"description": "{name, date_of_birth, address, phone} only"})
+    clutter_image_rating = fields.Dict(required=True, metadata={"description": "{level, highest, latest, trend}"})
+    fire_risk = fields.Dict(required=True, metadata={"description": "{flags: [words]}"})
+    fire_safety_visit = fields.Dict(allow_none=True, metadata={"description": "{status, priority, as_of} or null"})
+    referred_by = fields.Dict(required=True, metadata={"description": "{organisation, coordinator, reason}"})
+
+
 REPORT_DESCRIPTION = (
     "Names: " + ", ".join(f"`{name}`" for name in reports.REPORTS) + ". Computed from the referrals service's own "
     "records and the events it has received. `format=json` gives exact figures, for coordinators and admins "
@@ -86,4 +115,16 @@ ROUTES = [
           roles=("coordinator", "admin"), query=ReportQuerySchema, response=ReportSchema,
           media_types=("application/json", "text/csv"), errors=(400, 401, 403, 404),
           description=REPORT_DESCRIPTION),
+    Route("POST", "/cases/{case_id}/safeguarding-pack", "An adult social care referral pack for a self-neglect "
+          "concern (Care Act 2014 s.42), minimised, on a recorded lawful basis", roles=COORDINATOR,
+          query=SafeguardingPackQuerySchema, request=SafeguardingPackRequestSchema, response=SafeguardingPackSchema,
+          status=201, media_types=("application/json", "text/html", "text/plain"),
+          errors=(400, 401, 403, 404, 409, 415),
+          description="Holds the person's name, date of birth, address and phone, the Clutter Image Ratings and "
+                      "their trend, the fire risk flags and the fire safety visit's status, and who is referring "
+                      "and why; never the referral narrative, access needs, diagnoses or group attendance. "
+                      "Refused (409) on `consent` when the person's consent is not on record, and for an erased "
+                      "case. Each pack is audited (`safeguarding_pack_produced`), kept on the case "
+                      "(`safeguarding_packs`: who, when, basis) and on the timeline (the note as its reason). "
+                      "`?format=html` is a page that prints; `?format=text` plain text."),
 ]

@@ -17,10 +17,11 @@ from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore, storable
 from services.common.outbox import EventPublisher
 
-from . import attention, casework, domain, exports, fhir, intake, reports
+from . import attention, casework, domain, exports, fhir, intake, reports, safeguarding
 from .attention import NotDismissible, NotNeeded
 from .contract import OPENAPI
-from .export_schemas import FhirExportQuerySchema, ReportQuerySchema
+from .export_schemas import (FhirExportQuerySchema, ReportQuerySchema, SafeguardingPackQuerySchema,
+                             SafeguardingPackRequestSchema)
 from .events import TIMELINE_SOURCES, summarise, timeline_entry
 from .extensions import SafeguardingThreshold
 from .lifecycle import IllegalTransition, next_statuses
@@ -227,6 +228,20 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
 
     def _promise_days(self) -> int:
         return int(self.settings.get("FIRST_CONTACT_WORKING_DAYS") or domain.FIRST_CONTACT_WORKING_DAYS)
+
+    # -- safeguarding: an adult social care referral pack (safeguarding.py) --------------------
+    @http("POST", "/cases/<string:case_id>/safeguarding-pack")
+    @api(roles=("coordinator",))
+    def safeguarding_pack(self, request, principal, case_id):
+        bind_context(case_id=case_id)
+        query = SafeguardingPackQuerySchema().load(request.args.to_dict())
+        asked = SafeguardingPackRequestSchema().load(read_json(request))
+        document = safeguarding.produce(self.store, self.audit, self._case(case_id), asked["lawful_basis"],
+                                        asked["note"], principal, request.correlation_id)
+        if query["format"] == "json":
+            return 201, document
+        return Response(safeguarding.render(document, query["format"]), status=201,
+                        mimetype="text/html" if query["format"] == "html" else "text/plain")
 
 
 def _agency_for(principal, referral):

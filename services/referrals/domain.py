@@ -8,7 +8,6 @@ from .lifecycle import cir_level
 
 REFERENCE_PREFIX = "HRW"
 PRIORITY_URGENCY = {"very_high": 4, "high": 3, "medium": 2, "low": 1}
-FIRST_CONTACT_WORKING_DAYS = 5  # the promise of a first call, as notifications/group.json tells the person
 
 
 def cir_max(referral: dict) -> int:

@@ -12,6 +12,7 @@ from datetime import datetime
 from services.common.working_days import london_date
 
 from . import reports
+from .attention import FIRST_CONTACT_WORKING_DAYS
 
 BATCH = 100
 # what an export or a report never needs of a case
@@ -45,7 +46,8 @@ REPORT_FIELDS = {"status": 1, "created_at": 1, "referrals.agency": 1, "referrals
 VISIT_EVENTS = ("visit_requested", "visit_status_changed")
 
 
-def report(store, name: str, period: reports.Period, *, promise_days: int, now: datetime) -> reports.Table:
+def report(store, name: str, period: reports.Period, *, now: datetime,
+           promise_days: int = FIRST_CONTACT_WORKING_DAYS) -> reports.Table:
     """Read what the named report needs and compute it (reports.py); KeyError for an unknown name."""
     def cases():
         return store.cases.find({}, REPORT_FIELDS)

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 from services.common.working_days import promise_due_by
 
-from .domain import FIRST_CONTACT_WORKING_DAYS
+from .attention import FIRST_CONTACT_WORKING_DAYS
 from .lifecycle import CaseStatus
 
 # Identifier and code systems of our own (URNs: the group has no FHIR server or registered URLs).

@@ -196,7 +196,7 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
     @api(roles=("coordinator",))
     def case_fhir(self, request, principal, case_id):
         bind_context(case_id=case_id)
-        bundle = fhir.bundle(self._case(case_id), promise_days=self._promise_days())
+        bundle = fhir.bundle(self._case(case_id))
         self.audit.read(principal, request, "case_fhir_read", case_id)
         return Response(json.dumps(bundle), mimetype="application/fhir+json")
 
@@ -207,8 +207,8 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
         case_ids, personal = exports.exported_case_ids(self.store)
         self.audit.read(principal, request, "fhir_bulk_export", *personal)  # before a line goes out
         log.info("fhir_bulk_export", resource_type=query["type"], cases=len(case_ids))
-        return Response(fhir.ndjson(exports.cases_in(self.store, case_ids), query["type"],
-                                    promise_days=self._promise_days()), mimetype="application/fhir+ndjson")
+        return Response(fhir.ndjson(exports.cases_in(self.store, case_ids), query["type"]),
+                        mimetype="application/fhir+ndjson")
 
     # -- reports (reports.py computes, exports.py reads) ---------------------------------
     @http("GET", "/reports/<string:name>")
@@ -218,16 +218,13 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
             raise NotFound(f"no report {name}; reports: {', '.join(reports.REPORTS)}")
         query = ReportQuerySchema().load(request.args.to_dict())
         period = reports.Period(query["start"], query["end"])
-        table = exports.report(self.store, name, period, promise_days=self._promise_days(), now=utcnow())
+        table = exports.report(self.store, name, period, now=utcnow())
         log.info("report_produced", report=name, output=query["format"], rows=len(table.rows))
         if query["format"] == "csv":
             filename = f"{name}_{period.start.isoformat()}_{period.end.isoformat()}.csv"
             return Response(reports.disclosed(table).as_csv(), mimetype="text/csv",
                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
         return table.as_json(period)
-
-    def _promise_days(self) -> int:
-        return int(self.settings.get("FIRST_CONTACT_WORKING_DAYS") or domain.FIRST_CONTACT_WORKING_DAYS)
 
     # -- safeguarding: an adult social care referral pack (safeguarding.py) --------------------
     @http("POST", "/cases/<string:case_id>/safeguarding-pack")

@@ -18,7 +18,8 @@ def a_case(body=None, **changes):
                                     key_id="k1")
     case = domain.new_case(loaded, record, case_id="c1", person_key="k")
     case["cir_ratings"].append(domain.coordinator_rating({"living_room": 5, "kitchen": 4}, rated_on=AT.date(),
-                                                         actor="coordinator:k2", reference="HRW-2026-000011"))
+                                                         actor="coordinator:k2", reference="HRW-2026-000011",
+                                                         recorded_at=AT))
     case.update(changes)
     return case
 

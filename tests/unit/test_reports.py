@@ -195,3 +195,21 @@ def test_a_csv_export_has_the_columns_as_its_header_and_empty_cells_for_no_figur
     lines = list(csv.reader(io.StringIO(table.as_csv())))
     assert lines[0] == [c.name for c in table.columns]
     assert lines[1] == ["2026-09", "<5", "0", "0", "", "", "<5", "0", "0"]
+
+
+# -- what the timeline keeps for the reports ------------------------------------------------
+def test_a_timeline_entry_keeps_only_the_non_personal_facts_of_its_event():
+    from services.common.envelope import new_event
+    from services.referrals.events import timeline_entry
+
+    moved = new_event("case_status_changed", case_id="c1", correlation_id="c", producer="referrals",
+                      data={"from": "accepted", "to": "in_progress", "reason": "called Ada at home", "actor": "k"})
+    assert timeline_entry(moved, "moved")["facts"] == {"from": "accepted", "to": "in_progress"}
+    booked = new_event("visit_status_changed", case_id="c1", correlation_id="c", producer="safety",
+                       data={"visit_id": "v1", "status": "scheduled", "priority": "high", "actor": "officer:k",
+                             "due_by": "2026-09-05T10:00:00+00:00", "scheduled_for": None, "change": "status"})
+    assert timeline_entry(booked, "booked")["facts"] == {"visit_id": "v1", "status": "scheduled", "priority": "high",
+                                                         "due_by": "2026-09-05T10:00:00+00:00", "change": "status"}
+    received = new_event("referral_received", case_id="c1", correlation_id="c", producer="referrals",
+                         data={"person": {"given_name": "Ada"}, "agency": "mind"})
+    assert "facts" not in timeline_entry(received, "received")

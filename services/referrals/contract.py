@@ -1,6 +1,7 @@
 """The referrals part of API.md as an OpenAPI document, from the marshmallow schemas."""
 from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_spec
 
+from .export_schemas import ROUTES as EXPORT_ROUTES
 from .records import ROUTES as RECORD_ROUTES
 from .schemas import (AttentionDismissalSchema, CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
                       ConsentWithdrawalSchema, ErasureRequestSchema, ReferralCreatedSchema, ReferralListSchema,
@@ -41,6 +42,7 @@ ROUTES = [
           roles=("coordinator", "admin"), request=ErasureRequestSchema, response=CaseDetailSchema,
           errors=(400, 401, 403, 404, 409, 415)),
     *RECORD_ROUTES,
+    *EXPORT_ROUTES,
     HEALTH_ROUTE,
     OPENAPI_ROUTE,
 ]

@@ -64,6 +64,7 @@ class CaseRepository(Repository):
         self.cases.create_index("list_stale")
         self.case_list.create_index("status")
         self.timeline_events.create_index("case_id")
+        self.timeline_events.create_index("type")  # reports ask for one kind of event (exports.py)
         if self.migrate_once("cases.open_person_slot"):
             self._backfill_person_slots()
         # one open case per person: two referrals arriving at once cannot both open one

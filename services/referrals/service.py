@@ -1,7 +1,10 @@
 """Referrals service: intake from partner agencies, cases and their timeline."""
 from __future__ import annotations
 
+import json
+
 from nameko.timer import timer
+from werkzeug.wrappers import Response
 from services.common.web import http
 
 from services.common import http as common_http
@@ -14,9 +17,11 @@ from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore, storable
 from services.common.outbox import EventPublisher
 
-from . import attention, casework, domain, intake
+from . import attention, casework, domain, exports, fhir, intake, reports, safeguarding
 from .attention import NotDismissible, NotNeeded
 from .contract import OPENAPI
+from .export_schemas import (FhirExportQuerySchema, ReportQuerySchema, SafeguardingPackQuerySchema,
+                             SafeguardingPackRequestSchema)
 from .events import TIMELINE_SOURCES, summarise, timeline_entry
 from .extensions import SafeguardingThreshold
 from .lifecycle import IllegalTransition, next_statuses
@@ -185,6 +190,55 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
         if case is None:
             raise NotFound(f"no case {case_id}")
         return case
+
+    # -- standards export: HL7 FHIR R4 (fhir.py maps, exports.py reads) -------------------
+    @http("GET", "/cases/<string:case_id>/fhir")
+    @api(roles=("coordinator",))
+    def case_fhir(self, request, principal, case_id):
+        bind_context(case_id=case_id)
+        bundle = fhir.bundle(self._case(case_id))
+        self.audit.read(principal, request, "case_fhir_read", case_id)
+        return Response(json.dumps(bundle), mimetype="application/fhir+json")
+
+    @http("GET", "/exports/fhir")
+    @api(roles=("admin",))
+    def fhir_bulk_export(self, request, principal):
+        query = FhirExportQuerySchema().load(request.args.to_dict())
+        case_ids, personal = exports.exported_case_ids(self.store)
+        self.audit.read(principal, request, "fhir_bulk_export", *personal)  # before a line goes out
+        log.info("fhir_bulk_export", resource_type=query["type"], cases=len(case_ids))
+        return Response(fhir.ndjson(exports.cases_in(self.store, case_ids), query["type"]),
+                        mimetype="application/fhir+ndjson")
+
+    # -- reports (reports.py computes, exports.py reads) ---------------------------------
+    @http("GET", "/reports/<string:name>")
+    @api(roles=("coordinator", "admin"))
+    def report(self, request, principal, name):
+        if name not in reports.REPORTS:
+            raise NotFound(f"no report {name}; reports: {', '.join(reports.REPORTS)}")
+        query = ReportQuerySchema().load(request.args.to_dict())
+        period = reports.Period(query["start"], query["end"])
+        table = exports.report(self.store, name, period, now=utcnow())
+        log.info("report_produced", report=name, output=query["format"], rows=len(table.rows))
+        if query["format"] == "csv":
+            filename = f"{name}_{period.start.isoformat()}_{period.end.isoformat()}.csv"
+            return Response(reports.disclosed(table).as_csv(), mimetype="text/csv",
+                            headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return table.as_json(period)
+
+    # -- safeguarding: an adult social care referral pack (safeguarding.py) --------------------
+    @http("POST", "/cases/<string:case_id>/safeguarding-pack")
+    @api(roles=("coordinator",))
+    def safeguarding_pack(self, request, principal, case_id):
+        bind_context(case_id=case_id)
+        query = SafeguardingPackQuerySchema().load(request.args.to_dict())
+        asked = SafeguardingPackRequestSchema().load(read_json(request))
+        document = safeguarding.produce(self.store, self.audit, self._case(case_id), asked["lawful_basis"],
+                                        asked["note"], principal, request.correlation_id)
+        if query["format"] == "json":
+            return 201, document
+        return Response(safeguarding.render(document, query["format"]), status=201,
+                        mimetype="text/html" if query["format"] == "html" else "text/plain")
 
 
 def _agency_for(principal, referral):

@@ -86,6 +86,20 @@ def person_route(person: dict) -> tuple[str, dict] | None:
     return None
 
 
+def first_contact(person: dict) -> str:
+    """How the coordinator first reaches the person, as every message promises it.
+
+    "call" needs a phone number (a landline will do). Without one the coordinator
+    writes: "email" or "letter", on the person's own channel when it is one of those.
+    """
+    if person.get("phone"):
+        return "call"
+    route = person_route(person)
+    if route is not None:
+        return route[0]  # no phone, so never "sms"
+    return "email" if person.get("email") else "letter"
+
+
 def person_suppression(contacts: dict) -> str | None:
     """Why nothing may be sent to the person now, or None."""
     if CONTACT_SCOPES & set(contacts.get("withdrawn") or ()):
@@ -205,6 +219,15 @@ class _Case:
     def triage(self) -> dict | None:
         return (self.contacts.get("triage") or {}).get(triage_key(self.reference))
 
+    def contact_promise(self) -> dict:
+        """What the referrer's receipt and the coordinator's alert say about reaching the person."""
+        person = self.contacts["person"]
+        return {"first_contact": first_contact(person), "do_not_contact": bool(person.get("do_not_contact"))}
+
+    def asked_for_visit(self, reference: str | None) -> bool:
+        """Whether that referral asked for a home fire safety visit (see contacts "visit_asked")."""
+        return bool((self.contacts.get("visit_asked") or {}).get(triage_key(reference or self.reference)))
+
     def told_visit_booked_elsewhere(self, visit_id: str | None) -> bool:
         """Another event already told the referrer this visit was booked (see visit_booked_told)."""
         told = (self.contacts.get("visit_booked_told") or {}).get(triage_key(visit_id or ""))
@@ -216,16 +239,17 @@ def _referral_received(case: _Case, data: dict) -> list[PlannedMessage]:
     triage = case.triage()
     duplicate = bool(data.get("duplicate_of"))
     messages = [
-        case.referrer("referrer_receipt"),
+        case.referrer("referrer_receipt", **case.contact_promise()),
         # Held until safety's triage of this referral arrives (or a deadline passes),
         # so the alert can say how urgent the fire safety visit is.
         case.coordinator("coordinator_alert", awaiting_triage=None if triage else case.reference,
                          agency=case.agency(), level=case.contacts.get("level"),
                          cir_max=case.contacts.get("cir_max"), duplicate=duplicate,
-                         **triage_context(triage)),
+                         **case.contact_promise(), **triage_context(triage)),
     ]
     if not duplicate:  # a second referral for an open case: the person was welcomed already
-        messages.append(case.person("person_welcome", referred_by=case.referred_by()))
+        messages.append(case.person("person_welcome", referred_by=case.referred_by(),
+                                    first_contact=first_contact(case.contacts["person"])))
     return messages
 
 
@@ -237,7 +261,10 @@ def _case_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
     if status == "accepted":
         return [case.person("person_invitation"), case.referrer_update("accepted")]
     if status == "rejected":
-        return [case.referrer_update("rejected", reason=data.get("reason") or "")]
+        # Their welcome promised they would hear from the coordinator: they are told kindly that
+        # they will not, and where else to find support (never the reason: it is the referrer's).
+        return [case.person("person_not_going_ahead"),
+                case.referrer_update("rejected", reason=data.get("reason") or "")]
     if status in ("completed", "cancelled"):
         return [case.referrer_update(status)]
     return []
@@ -267,9 +294,12 @@ def _visit_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
         return [case.fire_service(FIRE_SERVICE_WITHDRAWAL_NOTICE,
                                   reference=data.get("reference") or case.reference)]
     if status == "scheduled":
-        if case.told_visit_booked_elsewhere(data.get("visit_id")):
-            return []  # rebooked: the referrer knows it is booked
-        return [case.referrer_update("visit_scheduled")]
+        # the person hears the day and time of every booking, a new time included
+        messages = [case.person("person_visit_booked", visit_at=data["scheduled_for"],
+                                moved=data.get("from") == "scheduled")] if data.get("scheduled_for") else []
+        if not case.told_visit_booked_elsewhere(data.get("visit_id")):  # else rebooked: the referrer knows
+            messages.append(case.referrer_update("visit_scheduled"))
+        return messages
     if status == "completed":
         return [case.referrer_update(f"visit_{status}")]
     if status in ("no_access", "declined"):
@@ -291,7 +321,9 @@ def _fire_risk_without_consent(case: _Case, data: dict) -> list[PlannedMessage]:
 
 
 def _visit_not_requested(case: _Case, data: dict) -> list[PlannedMessage]:
-    if data.get("reason") == "low_risk":
+    # Only news to someone who asked for a visit: to anyone else "a visit isn't needed" answers a
+    # question they never asked, in a second message straight after their welcome.
+    if data.get("reason") == "low_risk" and case.asked_for_visit(data.get("reference")):
         return [case.person("person_fire_safety_signpost")]
     return []
 

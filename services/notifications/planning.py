@@ -52,11 +52,14 @@ MESSAGE_SOURCES = (
 
 def contacts_from_referral(data: dict) -> dict:
     consent = data.get("consent") or {}
+    asked = bool((data.get("requested") or {}).get("home_fire_safety_visit"))
     return {"reference": data.get("case_reference") or data["reference"],
             "level": data.get("level"), "cir_max": data.get("cir_max"),
             "person": {**data["person"], "do_not_contact": not consent.get("contact", True)},
             # each referrer follows the reference of their own referral
-            "referrer": {**data["referrer"], "reference": data["reference"]}}
+            "referrer": {**data["referrer"], "reference": data["reference"]},
+            # per referral: did it ask for a fire safety visit (what "no visit needed" answers)
+            "visit_asked": {triage_key(data["reference"]): asked}}
 
 
 def notification_id(event_id: str, message: PlannedMessage, copy: int = 0) -> str:

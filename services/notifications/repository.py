@@ -51,9 +51,10 @@ class NotificationRepository(Repository):
                                        "withdrawn": [], "triage": {}, "erased_at": None,
                                        "applied_events": [event_id], "created_at": utcnow()}):
             return
-        update = {"$push": {"referrers": contacts["referrer"]}}
+        update = {"$push": {"referrers": contacts["referrer"]},
+                  "$set": {f"visit_asked.{key}": asked for key, asked in contacts["visit_asked"].items()}}
         if contacts["person"].get("do_not_contact"):
-            update["$set"] = {"person.do_not_contact": True}
+            update["$set"]["person.do_not_contact"] = True
         apply_once(self.contacts, {"_id": case_id}, update, event_id)
 
     def contacts_for(self, case_id: str) -> dict | None:

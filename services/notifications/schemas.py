@@ -124,6 +124,11 @@ class FireTeamSchema(_Strict):
     email = fields.Email(required=True)
 
 
+class OtherSupportSchema(_Strict):
+    name = _text()
+    how = _text()
+
+
 class GroupSchema(_Strict):
     name = _text()
     coordinator = fields.Nested(CoordinatorSchema, required=True)
@@ -136,3 +141,5 @@ class GroupSchema(_Strict):
     fire_safety_check_url = fields.Url(required=True, schemes={"https", "http"})
     fire_team = fields.Nested(FireTeamSchema, required=True)
     agencies = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    # where else a person can turn when the group cannot help them (person_not_going_ahead)
+    other_support = fields.List(fields.Nested(OtherSupportSchema), load_default=list)

@@ -62,6 +62,7 @@ class InMemoryNotifications(NotificationRepository):
         elif event_id not in known["applied_events"]:
             known["applied_events"].append(event_id)
             known["referrers"].append(contacts["referrer"])
+            known.setdefault("visit_asked", {}).update(contacts["visit_asked"])
             if contacts["person"].get("do_not_contact"):
                 known["person"]["do_not_contact"] = True
 

@@ -109,6 +109,13 @@ def person_suppression(contacts: dict) -> str | None:
     return None
 
 
+# Answers to what the person has just sent us (inbound.py). They go by text to their own number
+# whatever their consent (the confirmation of a STOP is the answer to withdrawing it) and at any
+# hour (they are awake: they just wrote); erasure still stops them.
+STOP_CONFIRMATION = "person_stop_confirmation"
+REPLIES = frozenset({STOP_CONFIRMATION})
+
+
 # Sent to the fire service team even after consent to share is withdrawn: it names nobody
 # (the reference only) and is what stops a crew turning up at the door.
 FIRE_SERVICE_WITHDRAWAL_NOTICE = "fire_service_request_withdrawn"
@@ -181,6 +188,15 @@ class _Case:
                                   suppressed or NO_CONTACT_DETAIL)
         channel, to = route
         return PlannedMessage("person", template, channel, to, context, suppressed)
+
+    def reply_by_sms(self, template: str, **context) -> PlannedMessage:
+        """An answer to a text of theirs (REPLIES): to their mobile, never held back by consent."""
+        person = self.contacts["person"]
+        context = {"given_name": person["given_name"], "date": self.today.isoformat(), **context}
+        mobile = uk_mobile(person.get("phone")) or next(iter(self.contacts.get("mobiles") or ()), None)
+        if mobile is None:
+            return PlannedMessage("person", template, "sms", {}, context, NO_CONTACT_DETAIL)
+        return PlannedMessage("person", template, "sms", {"phone": mobile}, context)
 
     def referrer(self, template: str, **context) -> PlannedMessage:
         referrer = self.contacts.get("referrer") or {}
@@ -328,6 +344,16 @@ def _visit_not_requested(case: _Case, data: dict) -> list[PlannedMessage]:
     return []
 
 
+def _sms_stop_received(case: _Case, data: dict) -> list[PlannedMessage]:
+    # exactly one confirmation per STOP (inbound.py marks the event that carries it)
+    return [case.reply_by_sms(STOP_CONFIRMATION)] if data.get("confirm") else []
+
+
+def _person_replied(case: _Case, data: dict) -> list[PlannedMessage]:
+    # a task for the coordinator; what the person wrote stays out of the email
+    return [case.coordinator("coordinator_person_replied", channel=data.get("channel") or "sms")]
+
+
 _PLANNERS = {
     "referral_received": _referral_received,
     "case_status_changed": _case_status_changed,
@@ -336,6 +362,8 @@ _PLANNERS = {
     "visit_overdue": _visit_overdue,
     "fire_risk_without_consent": _fire_risk_without_consent,
     "visit_not_requested": _visit_not_requested,
+    "sms_stop_received": _sms_stop_received,
+    "person_replied": _person_replied,
 }
 
 

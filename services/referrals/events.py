@@ -18,6 +18,8 @@ TIMELINE_SOURCES = (
     ("safety", "visit_overdue"),
     ("notifications", "notification_sent"),
     ("notifications", "notification_failed"),
+    ("notifications", "sms_stop_received"),
+    ("notifications", "person_replied"),
 )
 
 LONDON = ZoneInfo("Europe/London")  # where the coordinators read the timeline
@@ -94,6 +96,11 @@ def _summary(envelope: dict) -> str:
         return (f"Message '{data.get('template')}' to "
                 f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} failed: "
                 f"{scrub_text(str(data.get('reason')))}")
+    if kind == "sms_stop_received":
+        return "The person texted STOP: no more messages to them (consent to contact withdrawn)"
+    if kind == "person_replied":
+        return ("The person replied by text — read it in the messages" if data.get("channel", "sms") == "sms"
+                else "The person replied — read it in the messages")
     return kind.replace("_", " ")
 
 

@@ -1,4 +1,4 @@
-"""What comes back from the person: their texts to our number. The rules, no nameko.
+"""What comes back from the person: their texts to our number, and mail that bounced. The rules, no nameko.
 
 The SMS provider posts each text it receives to `POST /inbound/sms`, signed with the
 shared secret SMS_INBOUND_SECRET: `X-Signature: sha256=<hex>`, the HMAC-SHA256 of the
@@ -14,6 +14,14 @@ then, in the same single-document write as the events it causes:
   coordinator. The text is kept here only, on the inbound record of that case (owner-only
   storage, erased with the case), and read with the case's messages; never logged, never
   carried by an event.
+
+The mail provider posts bounces to `POST /inbound/email-bounce`, signed the same way, naming
+the message (our notification id) and the address. A hard bounce of a message we sent to that
+address causes `email_bounced` (once per message): the address is marked failing for the
+person, the message goes again once on another channel they gave (planning.py), and the
+coordinator's timeline hears of it. A soft bounce is only recorded (the mail server may yet
+take it); one that names a message we do not know, or another address, is recorded as
+unmatched.
 """
 from __future__ import annotations
 
@@ -26,8 +34,9 @@ from services.common.auth import Unauthenticated
 from services.common.envelope import new_event, utcnow
 from services.common.http import parse_json, read_json_bytes
 from services.common.logs import get_logger
-from services.common.vocabulary import CONTACT_SCOPES, PERSON_REPLIED, SMS_STOP_RECEIVED, uk_mobile
+from services.common.vocabulary import CONTACT_SCOPES, EMAIL_BOUNCED, PERSON_REPLIED, SMS_STOP_RECEIVED, uk_mobile
 
+from .messages import AUDIENCES
 from .sending import PRODUCER
 
 log = get_logger(__name__)
@@ -36,8 +45,9 @@ SIGNATURE_HEADER = "X-Signature"
 _SCHEME = "sha256="
 STOP_WORDS = frozenset({"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE"})
 
-# what an inbound text turned out to be
+# what an inbound text or bounce turned out to be
 STOP, REPLY, UNMATCHED = "stop", "reply", "unmatched"
+HARD_BOUNCE, SOFT_BOUNCE = "hard_bounce", "soft_bounce"
 
 
 def signature_ok(secret: str | None, body: bytes, header: str | None) -> bool:
@@ -63,6 +73,20 @@ def sign(secret: str, body: bytes) -> str:
 
 def is_stop(text: str) -> bool:
     return " ".join(text.split()).upper() in STOP_WORDS
+
+
+def notification_id_of(reported: str) -> str:
+    """Our notification id from what a bounce names: the id itself, or the Message-ID we sent
+    (`<{id with ':' as '_'}@domain>`, sending.MessageSender._deliver)."""
+    if ":" in reported:
+        return reported
+    local = reported.strip().strip("<>").split("@")[0]
+    event_id, rest = local[:36], local[37:]  # event ids are uuid4s: 36 characters
+    for audience in AUDIENCES:
+        template, found, copy = rest.rpartition(f"_{audience}")
+        if found and template and (copy == "" or (copy[:1] == "_" and copy[1:].isdigit())):
+            return f"{event_id}:{template}:{audience}" + (f":{copy[1:]}" if copy else "")
+    return reported
 
 
 def newest_first(cases: list[dict]) -> list[dict]:
@@ -110,4 +134,32 @@ class InboundMessages:
             return self.store.inbound(inbound_id)["outcome"]  # the same text, at the same moment
         log.info("inbound_sms_received", outcome=doc["outcome"], cases=len(cases),
                  case_id=doc["case_id"] or (cases[0]["_id"] if cases else None))
+        return doc["outcome"]
+
+    def receive_bounce(self, bounce: dict, correlation_id: str) -> str:
+        """Take one bounce from the mail provider ({"email", "kind", "notification_id"}); returns its outcome."""
+        kind = HARD_BOUNCE if bounce["kind"] == "hard" else SOFT_BOUNCE
+        notification_id = notification_id_of(bounce["notification_id"])
+        inbound_id = f"bounce:{notification_id}" + ("" if kind == HARD_BOUNCE else ":soft")
+        known = self.store.inbound(inbound_id)
+        if known is not None:
+            return known["outcome"]
+        message = self.store.get(notification_id)
+        sent_to = ((message or {}).get("to") or {}).get("email") if (message or {}).get("channel") == "email" else None
+        doc = {"_id": inbound_id, "channel": "email", "received_at": self.clock(), "case_ids": [],
+               "case_id": None, "text": None, "notification_id": notification_id}
+        events = []
+        if not sent_to or sent_to.lower() != bounce["email"].lower():
+            doc["outcome"] = UNMATCHED  # not ours, or an address we did not send it to: nothing to act on
+        else:
+            doc.update(outcome=kind, case_ids=[message["case_id"]])
+            if kind == HARD_BOUNCE:
+                events = [new_event(EMAIL_BOUNCED, case_id=message["case_id"], correlation_id=correlation_id,
+                                    producer=PRODUCER,
+                                    data={"inbound_id": inbound_id, "notification_id": message["_id"],
+                                          "audience": message["audience"], "template": message["template"]})]
+        if not self.store.record_inbound(doc, events):
+            return self.store.inbound(inbound_id)["outcome"]
+        log.info("email_bounce_received", outcome=doc["outcome"], notification_id=notification_id,
+                 case_id=message["case_id"] if doc["case_ids"] else None)
         return doc["outcome"]

@@ -65,18 +65,22 @@ def load_group(path: str | Path | None = None) -> dict:
 
 # --- planning ---------------------------------------------------------------
 
-def person_route(person: dict) -> tuple[str, dict] | None:
+def person_route(person: dict, failing_emails=()) -> tuple[str, dict] | None:
     """Channel and address for the person, honouring preferred_contact.
 
     `phone` means "call me": the coordinator calls anyway, so written messages
     go by SMS when the number is a mobile. A landline cannot take a text, so
     `phone` or `sms` with a landline (or a preferred detail that is missing)
-    falls back to a letter; None when there is no address either.
+    falls back to a letter; None when there is no address either. An email
+    address that bounced for good (`failing_emails`, lower case) is skipped for
+    a text, else a letter.
     """
     preferred = person.get("preferred_contact")
-    if preferred == "email" and person.get("email"):
-        return "email", {"email": person["email"]}
-    if preferred in ("sms", "phone"):
+    email = person.get("email")
+    email_failing = bool(email) and email.lower() in failing_emails
+    if preferred == "email" and email and not email_failing:
+        return "email", {"email": email}
+    if preferred in ("sms", "phone") or (preferred == "email" and email_failing):
         mobile = uk_mobile(person.get("phone"))
         if mobile:
             return "sms", {"phone": mobile}
@@ -181,7 +185,7 @@ class _Case:
     def person(self, template: str, **context) -> PlannedMessage:
         person = self.contacts["person"]
         context = {"given_name": person["given_name"], "date": self.today.isoformat(), **context}
-        route = person_route(person)
+        route = person_route(person, self.contacts.get("failing_emails") or ())
         suppressed = person_suppression(self.contacts)
         if route is None:
             return PlannedMessage("person", template, "letter", {}, context,

@@ -32,8 +32,8 @@ from services.common.vocabulary import (
 )
 
 from .messages import (
-    CONSENT_WITHDRAWN, FIRE_SERVICE_WITHDRAWAL_NOTICE, REPLIES, UK, PlannedMessage, plan_messages,
-    triage_key, triage_of, withdrawal_notice,
+    CONSENT_WITHDRAWN, FIRE_SERVICE_WITHDRAWAL_NOTICE, NO_CONTACT_DETAIL, REPLIES, UK, PlannedMessage,
+    person_route, person_suppression, plan_messages, triage_key, triage_of, withdrawal_notice,
 )
 from .sending import PRODUCER, allowed_at, wake_up_event
 
@@ -221,6 +221,29 @@ class MessagePlanner:
         Returns the messages claimed for this worker to send at once."""
         self.withdraw_consent({**envelope, "data": {"scope": CONSENT_CONTACT}})
         return self.plan_for_event(envelope)
+
+    def after_bounce(self, envelope: dict) -> list[dict]:
+        """An email to the person bounced for good (inbound.py's email_bounced): the address is
+        marked failing, what still waits for it goes another way, and the bounced message goes
+        again, once, on another channel the person gave (a text, else a letter). A bounce of a
+        professional's email only reaches the timeline. Returns the messages claimed to send now."""
+        self.claimed, self.latest_contacts = [], None
+        case_id, data = envelope["case_id"], envelope["data"]
+        bounced = self.store.get(data["notification_id"])
+        contacts = self.store.contacts_for(case_id)
+        email = ((bounced or {}).get("to") or {}).get("email")
+        if data.get("audience") != "person" or not email or not contacts or contacts.get("erased_at"):
+            return self.claimed
+        self.store.record_failing_email(case_id, email, envelope["event_id"])
+        contacts = self.latest_contacts = self.store.contacts_for(case_id)
+        route = person_route(contacts["person"], contacts.get("failing_emails") or ())
+        if route is not None:
+            self.store.reroute_pending(case_id, email.lower(), *route)
+        channel, to = route or ("letter", {})
+        self._plan(envelope, PlannedMessage("person", bounced["template"], channel, to, bounced["context"],
+                                            person_suppression(contacts) or (None if route else NO_CONTACT_DETAIL)))
+        log.info("email_bounce_applied", fallback=channel if route else None)
+        return self.claimed
 
     def erase_case(self, envelope: dict) -> int:
         """Personal data goes from every message and file; returns the files removed."""

@@ -94,6 +94,22 @@ class NotificationRepository(Repository):
         """The cases (not erased: a tombstone keeps no number) whose person has this mobile."""
         return list(self.contacts.find({"mobiles": mobile}, {"_id": 1, "withdrawn": 1, "created_at": 1}))
 
+    def record_failing_email(self, case_id: str, email: str, event_id: str) -> bool:
+        """An address of the person's bounced for good: later messages skip it (messages.person_route)."""
+        return apply_once(self.contacts, {"_id": case_id}, {"$addToSet": {"failing_emails": email.lower()}}, event_id)
+
+    def reroute_pending(self, case_id: str, email: str, channel: str, to: dict) -> int:
+        """Person messages still waiting to go to a failing address go on another channel instead."""
+        rerouted = 0
+        for doc in self.notifications.find({"case_id": case_id, "status": "pending"},
+                                           {"audience": 1, "channel": 1, "to": 1}):
+            if doc["audience"] == "person" and doc["channel"] == "email" \
+                    and (doc.get("to") or {}).get("email", "").lower() == email:
+                rerouted += self.notifications.update_one(
+                    {"_id": doc["_id"], "status": "pending"},
+                    {"$set": {"channel": channel, "to": to, "updated_at": utcnow()}}).modified_count
+        return rerouted
+
     def record_withdrawal(self, case_id: str, scope: str, event_id: str) -> bool:
         return apply_once(self.contacts, {"_id": case_id}, {"$addToSet": {"withdrawn": scope}}, event_id)
 

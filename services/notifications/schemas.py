@@ -77,6 +77,22 @@ class InboundSmsSchema(_Webhook):
                                metadata={"description": "the provider's id: the same id again changes nothing"})
 
 
+class EmailBounceSchema(_Webhook):
+    """``POST /inbound/email-bounce``: the mail provider could not deliver one of our messages."""
+
+    email = fields.Email(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("hard", "soft")),
+                         metadata={"description": "hard: the address refuses mail for good; soft: for now"})
+    notification_id = fields.String(required=True, validate=validate.Length(min=1, max=300),
+                                    metadata={"description": "ours (the delivery log's), or the Message-ID "
+                                                             "we sent the email with"})
+
+
+class BounceOutcomeSchema(_ResponseSchema):
+    notification_id = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(("hard_bounce", "soft_bounce", "unmatched")))
+
+
 class InboundOutcomeSchema(_ResponseSchema):
     message_id = fields.String(required=True)
     outcome = fields.String(required=True, validate=validate.OneOf(("stop", "reply", "unmatched")))

@@ -22,7 +22,7 @@ from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore
 from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_spec
 from services.common.outbox import EventPublisher
-from services.common.vocabulary import CASE_ERASED, CONSENT_WITHDRAWN, SMS_STOP_RECEIVED
+from services.common.vocabulary import CASE_ERASED, CONSENT_WITHDRAWN, EMAIL_BOUNCED, SMS_STOP_RECEIVED
 
 from . import letters
 from .delivery import Channels, InboundSecret, SettingTimer
@@ -31,7 +31,8 @@ from .inbound import InboundMessages, signed_json
 from .planning import MESSAGE_SOURCES, MessagePlanner
 from .records import NotificationRecords, note_disclosure
 from .repository import NotificationRepository
-from .schemas import (InboundOutcomeSchema, InboundSmsSchema, LetterListSchema, LetterSchema, LettersQuerySchema,
+from .schemas import (BounceOutcomeSchema, EmailBounceSchema, InboundOutcomeSchema, InboundSmsSchema,
+                      LetterListSchema, LetterSchema, LettersQuerySchema,
                       NotificationLogSchema, NotificationsQuerySchema)
 from .sending import NOTIFICATION_DUE, PRODUCER, MessageSender
 
@@ -42,6 +43,9 @@ register_error(letters.AlreadyPosted, 409, "already_posted")
 register_error(letters.NotReadyToPrint, 409, "not_ready_to_print")
 COORDINATOR = ("coordinator",)
 
+WEBHOOK_ERRORS = {400: "Invalid body (field errors under `fields`)",
+                  401: "Signature missing or wrong: nothing was recorded",
+                  413: "Body larger than 64 KiB", 415: "Body is not application/json"}
 ROUTES = [
     HEALTH_ROUTE,
     OPENAPI_ROUTE,
@@ -61,9 +65,12 @@ ROUTES = [
                                   "anything else becomes a task for the coordinator; an unknown number is "
                                   "recorded as unmatched. The same message_id again changes nothing.",
           request=InboundSmsSchema, response=InboundOutcomeSchema,
-          extra_responses={400: "Invalid body (field errors under `fields`)",
-                           401: "Signature missing or wrong: nothing was recorded",
-                           413: "Body larger than 64 KiB", 415: "Body is not application/json"}),
+          extra_responses=WEBHOOK_ERRORS),
+    Route("POST", "/inbound/email-bounce", "The mail provider's bounce webhook, signed as /inbound/sms. A hard "
+                                           "bounce of one of our emails marks the address failing for the "
+                                           "person and sends that message again, once, by text (else letter); "
+                                           "later messages skip the address. A soft bounce is only recorded.",
+          request=EmailBounceSchema, response=BounceOutcomeSchema, extra_responses=WEBHOOK_ERRORS),
 ]
 OPENAPI = build_spec("referral-hub notifications",
                      "Onboarding messages to the person, the referrer, the coordinator and the "
@@ -167,6 +174,18 @@ class NotificationsService(NotificationRecords, common_http.ServiceHttp):  # aud
     def stop_by_sms(self, envelope):
         planner = self._planner()
         self._send_now(planner, planner.stop_by_sms(envelope))
+
+    @http("POST", "/inbound/email-bounce")
+    @api(auth=False)  # signed like /inbound/sms
+    def inbound_email_bounce(self, request, principal):
+        bounce = EmailBounceSchema().load(signed_json(request, self.inbound_secret))
+        outcome = InboundMessages(self.store).receive_bounce(bounce, request.correlation_id)
+        return BounceOutcomeSchema().dump({"notification_id": bounce["notification_id"], "outcome": outcome})
+
+    @consumes((PRODUCER, EMAIL_BOUNCED))
+    def fall_back_after_bounce(self, envelope):
+        planner = self._planner()
+        self._send_now(planner, planner.after_bounce(envelope))
 
 
 def _reply(doc):

@@ -20,6 +20,7 @@ TIMELINE_SOURCES = (
     ("notifications", "notification_failed"),
     ("notifications", "sms_stop_received"),
     ("notifications", "person_replied"),
+    ("notifications", "email_bounced"),
 )
 
 LONDON = ZoneInfo("Europe/London")  # where the coordinators read the timeline
@@ -101,6 +102,11 @@ def _summary(envelope: dict) -> str:
     if kind == "person_replied":
         return ("The person replied by text — read it in the messages" if data.get("channel", "sms") == "sms"
                 else "The person replied — read it in the messages")
+    if kind == "email_bounced":
+        who = AUDIENCE_WORDS.get(data.get("audience"), data.get("audience"))
+        then = ("; their address is marked as failing and the message goes again another way they gave us"
+                if data.get("audience") == "person" else "; please check the address")
+        return f"Email '{data.get('template')}' to {who} bounced{then}"
     return kind.replace("_", " ")
 
 

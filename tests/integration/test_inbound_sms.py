@@ -192,3 +192,9 @@ def test_openapi_documents_the_webhook(notifications):
     ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     body = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert {"from", "text", "message_id"} <= set(body["required"])
+    bounce = spec["paths"]["/inbound/email-bounce"]["post"]
+    assert {"200", "400", "401"} <= set(bounce["responses"])
+    ref = bounce["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert set(body["required"]) == {"email", "kind", "notification_id"}
+    assert body["properties"]["kind"]["enum"] == ["hard", "soft"]

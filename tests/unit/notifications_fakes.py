@@ -51,6 +51,10 @@ class InMemoryNotifications(NotificationRepository):
         (doc,) = [d for d in self.messages.values() if d["template"] == template]
         return doc
 
+    def by_template_of(self, case_id: str, template: str) -> dict:
+        (doc,) = [d for d in self.messages.values() if d["case_id"] == case_id and d["template"] == template]
+        return doc
+
     def _write_events(self, doc_id, events):
         self.outbox.extend((doc_id, e) for e in events)
 
@@ -92,6 +96,19 @@ class InMemoryNotifications(NotificationRepository):
     def record_triage(self, case_id, reference, triage, event_id):
         return self._apply_once(case_id, event_id,
                                 lambda c: c["triage"].__setitem__(triage_key(reference), triage))
+
+    def record_failing_email(self, case_id, email, event_id):
+        return self._apply_once(case_id, event_id, lambda c: email.lower() in c.setdefault("failing_emails", [])
+                                or c["failing_emails"].append(email.lower()))
+
+    def reroute_pending(self, case_id, email, channel, to):
+        rerouted = 0
+        for doc in self.messages.values():
+            if (doc["case_id"], doc["status"], doc["audience"], doc["channel"]) == (case_id, "pending", "person", "email") \
+                    and doc["to"].get("email", "").lower() == email:
+                doc.update(channel=channel, to=copy.deepcopy(to))
+                rerouted += 1
+        return rerouted
 
     def record_withdrawal(self, case_id, scope, event_id):
         return self._apply_once(case_id, event_id,

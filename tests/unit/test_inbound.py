@@ -6,12 +6,14 @@ from datetime import time
 import pytest
 
 from services.common.envelope import load_envelope
-from services.notifications.inbound import REPLY, STOP, UNMATCHED, InboundMessages, is_stop, sign, signature_ok
+from services.notifications.inbound import (
+    HARD_BOUNCE, REPLY, SOFT_BOUNCE, STOP, UNMATCHED, InboundMessages, is_stop, notification_id_of, sign, signature_ok,
+)
 from services.notifications.messages import STOP_CONFIRMATION
 from services.notifications.planning import MessagePlanner
 from services.notifications.quiet_hours import QuietHours
 from services.notifications.sending import MessageSender
-from tests.integration.notifications_peers import referral_received
+from tests.integration.notifications_peers import PERSON_EMAIL, REFERENCE, follow_up, referral_received
 from tests.unit.notifications_fakes import GROUP, Clock, FakeChannels, InMemoryNotifications
 
 SECRET = "s3cret-shared-with-the-provider"
@@ -180,3 +182,124 @@ def test_no_confirmation_for_an_erased_case():
     store.erase_contacts(case_id, "erasure-1")
     assert planner.stop_by_sms(envelope) == []
     assert [d for d in store.messages.values() if d["template"] == STOP_CONFIRMATION] == []
+
+
+# --- email bounces ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("notification_id", [
+    "9b1d2c3e-0000-4000-8000-000000000001:person_welcome:person",
+    "9b1d2c3e-0000-4000-8000-000000000001:referrer_update:referrer:1",
+    "9b1d2c3e-0000-4000-8000-000000000001:coordinator_person_replied:coordinator",
+    "9b1d2c3e-0000-4000-8000-000000000001:fire_service_request_withdrawn:fire_service",
+])
+def test_a_bounce_may_name_the_message_id_we_sent(notification_id):
+    message_id = "<" + notification_id.replace(":", "_") + "@harrow-peer.example.org>"
+    assert notification_id_of(message_id) == notification_id
+    assert notification_id_of(notification_id) == notification_id
+
+
+def welcomed(store, clock=None, **changes):
+    """A referral whose welcome went by email; returns (case id, the welcome)."""
+    clock = clock or Clock()
+    planner = MessagePlanner(store, FakeChannels(), GROUP, clock)
+    referral = load_envelope(referral_received(**changes))
+    for doc in planner.plan_for_event(referral):
+        MessageSender(store, FakeChannels(), GROUP, clock).send_claimed(doc)
+    return referral["case_id"], store.by_template_of(referral["case_id"], "person_welcome")
+
+
+def bounce(store, doc, email=PERSON_EMAIL, kind="hard"):
+    return InboundMessages(store, Clock()).receive_bounce(
+        {"email": email, "kind": kind, "notification_id": doc["_id"]}, "corr-2")
+
+
+def bounce_events(store):
+    return [e for doc_id, e in store.outbox if doc_id.startswith("bounce:")]
+
+
+def test_a_hard_bounce_of_our_email_to_that_address_is_announced_once():
+    store = InMemoryNotifications()
+    case_id, welcome = welcomed(store)
+    assert welcome["channel"] == "email" and welcome["status"] == "sent"
+    assert bounce(store, welcome, email=PERSON_EMAIL.upper()) == HARD_BOUNCE
+    assert bounce(store, welcome) == HARD_BOUNCE  # the provider again
+    (event,) = bounce_events(store)
+    assert (event["event_type"], event["case_id"]) == ("email_bounced", case_id)
+    assert event["data"] == {"inbound_id": f"bounce:{welcome['_id']}", "notification_id": welcome["_id"],
+                             "audience": "person", "template": "person_welcome"}
+    assert PERSON_EMAIL not in str(event)
+
+
+def test_soft_bounces_and_bounces_that_are_not_ours_change_nothing():
+    store = InMemoryNotifications()
+    _, welcome = welcomed(store)
+    assert bounce(store, welcome, kind="soft") == SOFT_BOUNCE
+    assert bounce(store, welcome, email="someone.else@example.org") == UNMATCHED
+    assert bounce(store, {"_id": "no-such-message"}) == UNMATCHED
+    assert bounce_events(store) == []
+
+
+def after_bounce(store, welcome, clock=None):
+    clock = clock or Clock()
+    bounce(store, welcome)
+    (event,) = bounce_events(store)
+    planner = MessagePlanner(store, FakeChannels(), GROUP, clock)
+    sender = MessageSender(store, FakeChannels(), GROUP, clock)
+    return [sender.send_claimed(doc) for doc in planner.after_bounce(load_envelope(event))], planner, event
+
+
+def test_the_bounced_message_goes_again_by_text_once_and_later_ones_skip_the_address():
+    store = InMemoryNotifications()
+    case_id, welcome = welcomed(store)
+    outcomes, planner, event = after_bounce(store, welcome)
+    assert outcomes == ["sent"]
+    again = [d for d in store.messages.values() if d["case_id"] == case_id and d["template"] == "person_welcome"
+             and d["_id"] != welcome["_id"]]
+    (again,) = again
+    assert (again["channel"], again["to"], again["status"]) == ("sms", {"phone": "+447700900123"}, "sent")
+    assert again["context"] == welcome["context"]
+    assert store.cases[case_id]["failing_emails"] == [PERSON_EMAIL]
+    assert planner.after_bounce(load_envelope(event)) == []  # redelivered: once
+    # the next message to the person goes by text
+    accepted = follow_up("case_status_changed", {"case_id": case_id, "correlation_id": "corr-4"}, "referrals",
+                         to="accepted", reference=REFERENCE)
+    planner.plan_for_event(load_envelope(accepted))
+    assert store.by_template_of(case_id, "person_invitation")["channel"] == "sms"
+
+
+def test_without_a_mobile_the_bounced_message_goes_by_letter_and_without_an_address_it_is_recorded():
+    store = InMemoryNotifications()
+    _, welcome = welcomed(store, person__phone="020 8123 4567")  # a landline takes no text
+    after_bounce(store, welcome)
+    (letter,) = [d for d in store.messages.values() if d["channel"] == "letter"]
+    assert (letter["template"], letter["to"]["name"]) == ("person_welcome", "Ada Jones")
+
+    store = InMemoryNotifications()
+    _, welcome = welcomed(store, person__phone=None, person__address=None)
+    after_bounce(store, welcome)
+    (again,) = [d for d in store.messages.values() if d["_id"] != welcome["_id"] and d["audience"] == "person"]
+    assert (again["status"], again["suppressed_reason"]) == ("suppressed", "no_contact_detail")
+
+
+def test_what_still_waits_for_the_failing_address_goes_by_text_instead():
+    store = InMemoryNotifications()
+    case_id, welcome = welcomed(store)
+    waiting = {**welcome, "_id": "later:person_invitation:person", "template": "person_invitation",
+               "status": "pending"}
+    store.messages[waiting["_id"]] = waiting
+    after_bounce(store, welcome)
+    assert (store.messages[waiting["_id"]]["channel"], store.messages[waiting["_id"]]["to"]) == (
+        "sms", {"phone": "+447700900123"})
+
+
+def test_a_bounced_referrer_email_only_reaches_the_timeline():
+    store = InMemoryNotifications()
+    case_id, _ = welcomed(store)
+    receipt = store.by_template_of(case_id, "referrer_receipt")
+    InboundMessages(store, Clock()).receive_bounce(
+        {"email": receipt["to"]["email"], "kind": "hard", "notification_id": receipt["_id"]}, "corr-3")
+    (event,) = bounce_events(store)
+    assert event["data"]["audience"] == "referrer"
+    before = dict(store.messages)
+    assert MessagePlanner(store, FakeChannels(), GROUP, Clock()).after_bounce(load_envelope(event)) == []
+    assert store.messages.keys() == before.keys() and "failing_emails" not in store.cases[case_id]

@@ -18,6 +18,9 @@ TIMELINE_SOURCES = (
     ("safety", "visit_overdue"),
     ("notifications", "notification_sent"),
     ("notifications", "notification_failed"),
+    ("notifications", "sms_stop_received"),
+    ("notifications", "person_replied"),
+    ("notifications", "email_bounced"),
 )
 
 LONDON = ZoneInfo("Europe/London")  # where the coordinators read the timeline
@@ -94,6 +97,16 @@ def _summary(envelope: dict) -> str:
         return (f"Message '{data.get('template')}' to "
                 f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} failed: "
                 f"{scrub_text(str(data.get('reason')))}")
+    if kind == "sms_stop_received":
+        return "The person texted STOP: no more messages to them (consent to contact withdrawn)"
+    if kind == "person_replied":
+        return ("The person replied by text — read it in the messages" if data.get("channel", "sms") == "sms"
+                else "The person replied — read it in the messages")
+    if kind == "email_bounced":
+        who = AUDIENCE_WORDS.get(data.get("audience"), data.get("audience"))
+        then = ("; their address is marked as failing and the message goes again another way they gave us"
+                if data.get("audience") == "person" else "; please check the address")
+        return f"Email '{data.get('template')}' to {who} bounced{then}"
     return kind.replace("_", " ")
 
 

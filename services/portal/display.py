@@ -89,6 +89,8 @@ NEEDS_ACTION = {  # reason (GET /cases needs_action) -> (badge, colour, what the
     "first_contact_due": ("First call due", "blue", "The group promised a call within 5 working days."),
     "do_not_contact": ("Do not contact", "purple", "They asked not to be contacted directly: plan another way."),
     "new_referral": ("New referral", "green", "Accept it or explain why not."),
+    "person_replied": ("They replied", "orange", "They sent a text: read it under Messages and answer."),
+    "email_bounced": ("Email bounced", "grey", "An email address no longer works: check it with them or the referrer."),
 }
 
 

@@ -25,7 +25,10 @@ reason                      when                                                
 ``visit_cancelled``         the visit's latest status (e.g. fire consent withdrawn)      its change / none
 ``first_contact_due``       open, first contact not yet made (never in_progress):        first referral /
                             the group's promise of a call within 5 working days          5 working days (England)
+``person_replied``          the person texted something other than STOP (notifications'  the newest reply /
+                            person_replied): read it and answer                          2 working days
 ``do_not_contact``          the person may not be contacted: another approach is needed  withdrawal or referral / none
+``email_bounced``           an email to the person or the referrer bounced for good      the newest bounce / none
 ``new_referral``            status ``received``                                          first referral / none
 ==========================  ===========================================================  ==========================
 
@@ -57,10 +60,12 @@ VISIT_CANCELLED = "visit_cancelled"
 FIRST_CONTACT_DUE = "first_contact_due"
 DO_NOT_CONTACT = "do_not_contact"
 NEW_REFERRAL = "new_referral"
+PERSON_REPLIED = "person_replied"
+EMAIL_BOUNCED = "email_bounced"
 
 # the ranking, most urgent first
 REASONS = (FIRE_RISK_NO_CONSENT, SAFEGUARDING, VISIT_OVERDUE, VISIT_DUE_SOON, VISIT_NO_ACCESS, VISIT_DECLINED,
-           VISIT_CANCELLED, FIRST_CONTACT_DUE, DO_NOT_CONTACT, NEW_REFERRAL)
+           VISIT_CANCELLED, PERSON_REPLIED, FIRST_CONTACT_DUE, DO_NOT_CONTACT, EMAIL_BOUNCED, NEW_REFERRAL)
 RANK = {reason: rank for rank, reason in enumerate(REASONS)}
 # how a timeline line names each reason
 WORDS = {FIRE_RISK_NO_CONSENT: "high fire risk without consent to share with the LFB",
@@ -69,12 +74,14 @@ WORDS = {FIRE_RISK_NO_CONSENT: "high fire risk without consent to share with the
          VISIT_NO_ACCESS: "no access at the Home Fire Safety Visit",
          VISIT_DECLINED: "Home Fire Safety Visit declined", VISIT_CANCELLED: "Home Fire Safety Visit cancelled",
          FIRST_CONTACT_DUE: "first contact due", DO_NOT_CONTACT: "do not contact: another approach needed",
-         NEW_REFERRAL: "new referral"}
+         NEW_REFERRAL: "new referral", PERSON_REPLIED: "the person replied by text",
+         EMAIL_BOUNCED: "an email bounced"}
 # always in the first tier, overdue or not
 FIRST_TIER = frozenset({FIRE_RISK_NO_CONSENT, SAFEGUARDING, VISIT_OVERDUE})
 # what a coordinator may mark as dealt with; the rest clear by the case or the visit moving
 DISMISSIBLE = frozenset({FIRE_RISK_NO_CONSENT, SAFEGUARDING, VISIT_NO_ACCESS, VISIT_DECLINED, VISIT_CANCELLED,
-                         DO_NOT_CONTACT})
+                         DO_NOT_CONTACT, PERSON_REPLIED, EMAIL_BOUNCED})
+REPLY_WORKING_DAYS = 2  # a person who wrote to the group hears back within 2 working days
 
 DEFAULT_SAFEGUARDING_CIR_THRESHOLD = 7  # DOMAIN.md: level 3 prompts a self-neglect concern
 SAFEGUARDING_WORKING_DAYS = 2
@@ -133,6 +140,7 @@ def facts_of(case: dict) -> dict:
         "fire_risk_at": case.get("fire_risk_without_consent_at"),
         "rooms": latest_room_ratings(case.get("cir_ratings", [])),
         "do_not_contact_since": _do_not_contact_since(consent, received_at(case)),
+        "replied_at": case.get("person_replied_at"), "bounced_at": case.get("email_bounced_at"),
         "dismissed": {reason: mark.get("at") for reason, mark in (case.get("attention_dismissed") or {}).items()},
     }
 
@@ -226,8 +234,13 @@ def _case(facts: dict) -> list[dict]:
     if first_contact_pending and received:
         needs.append(_need(FIRST_CONTACT_DUE, received,
                            promise_due_by(_aware(received), FIRST_CONTACT_WORKING_DAYS)))
+    if facts.get("replied_at"):
+        needs.append(_need(PERSON_REPLIED, facts["replied_at"],
+                           promise_due_by(_aware(facts["replied_at"]), REPLY_WORKING_DAYS)))
     if facts.get("do_not_contact_since"):
         needs.append(_need(DO_NOT_CONTACT, facts["do_not_contact_since"]))
+    if facts.get("bounced_at"):
+        needs.append(_need(EMAIL_BOUNCED, facts["bounced_at"]))
     if status == "received" and received:
         needs.append(_need(NEW_REFERRAL, received))
     return needs

@@ -206,6 +206,9 @@ def visit_projection(envelope: dict) -> dict | None:
         # high fire risk and no consent: the coordinator must act, so the case rises like a visit would
         return {"urgency": PRIORITY_URGENCY.get(data.get("priority"), 0) or PRIORITY_URGENCY["high"],
                 "fire_risk_without_consent_at": _when(envelope["occurred_at"])}
+    if envelope["event_type"] in ("person_replied", "email_bounced"):
+        # a task for the coordinator's queue (attention.py): the newest one counts
+        return {f"{envelope['event_type']}_at": _when(envelope["occurred_at"])}
     if envelope["event_type"] == "visit_overdue":
         # safety said the visit is overdue: the coordinator's queue shows it (attention.py)
         return {"visit_overdue": {"visit_id": data.get("visit_id"), "at": _when(envelope["occurred_at"])}}

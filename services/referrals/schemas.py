@@ -554,8 +554,12 @@ class NeedsActionSchema(_ResponseSchema):
         "description": "fire_risk_no_consent, safeguarding (a room's latest CIR >= SAFEGUARDING_CIR_THRESHOLD, "
                        "default 7), visit_overdue, visit_due_soon (within 24 h), visit_no_access, visit_declined, "
                        "visit_cancelled, first_contact_due (5 working days in England from the first referral, "
-                       "until first contact: in_progress), do_not_contact, new_referral"})
+                       "until first contact: in_progress), person_replied (a text to read and answer within 2 "
+                       "working days), do_not_contact, email_bounced, new_referral"})
     since = UtcDateTime(required=True, allow_none=True, metadata={"description": "since when the case needs it"})
+    dismissible = fields.Function(lambda need: need["reason"] in DISMISSIBLE, metadata={
+        "description": "true when a coordinator marks it dealt with (POST /cases/{case_id}/attention); "
+                       "the others clear when the case or the visit moves on"})
     due_by = UtcDateTime(required=True, allow_none=True, metadata={
         "description": "when it is due (in the past: overdue); null when there is no deadline"})
 

@@ -167,6 +167,10 @@ def test_a_reply_becomes_a_task_for_the_coordinator_and_its_words_stay_private(a
     entry = wait_until(lambda: next((e for e in api.case(case_id)["timeline"] if e["type"] == "person_replied"),
                                     None), message="the timeline entry")
     assert entry["summary"] == "The person replied by text — read it in the messages"
+    # a task on the coordinator's queue until they mark it dealt with
+    queued = wait_until(lambda: next((n for n in api.case(case_id)["needs_action"]
+                                      if n["reason"] == "person_replied"), None), message="the queue's task")
+    assert queued["dismissible"] is True and queued["due_by"]
     alert = notifications.wait_status(case_id, "coordinator_person_replied", "sent")
     assert alert["audience"] == "coordinator"
 

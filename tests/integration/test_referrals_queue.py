@@ -79,7 +79,7 @@ def test_the_visit_due_time_shows_in_the_list(api):
     [item] = api.call("GET", "/cases", "coordinator").json()["items"]
     assert datetime.fromisoformat(item["visit_due_by"]) == due
     assert item["needs_action"] == [{"reason": "visit_due_soon", "since": (due - timedelta(hours=24)).isoformat(),
-                                     "due_by": due.isoformat()}]
+                                     "due_by": due.isoformat(), "dismissible": False}]
 
 
 def test_an_erased_case_lists_without_name_or_postcode_and_needs_nothing(api):

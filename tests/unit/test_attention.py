@@ -177,6 +177,23 @@ def test_a_dismissed_reason_stays_away_until_a_newer_one_arrives():
     assert reasons(again, now=NOW + timedelta(hours=1)) == ["visit_no_access"]
 
 
+def test_a_text_from_the_person_is_a_task_until_dealt_with_and_a_newer_one_brings_it_back():
+    replied = NOW - timedelta(hours=1)
+    case = a_case(status="in_progress", person_replied_at=replied)
+    reply = need(case, "person_replied")
+    assert (reply["since"], reply["due_by"]) == (replied, datetime(2026, 11, 19, 23, 59, 59, tzinfo=UTC))
+    dealt = {**case, "attention_dismissed": {"person_replied": {"at": NOW, "actor": "coordinator:k"}}}
+    assert "person_replied" not in reasons(dealt)
+    again = {**dealt, "person_replied_at": NOW + timedelta(minutes=5)}
+    assert "person_replied" in reasons(again, now=NOW + timedelta(minutes=10))
+
+
+def test_a_bounced_email_is_a_task_with_no_deadline():
+    case = a_case(status="in_progress", email_bounced_at=NOW - timedelta(days=1))
+    assert need(case, "email_bounced")["due_by"] is None
+    assert reasons(case) == ["email_bounced"]
+
+
 def test_dismissing_a_safeguarding_task_holds_until_a_newer_high_rating():
     dealt = {**a_case(status="in_progress", cir=8), "attention_dismissed": {"safeguarding": {"at": NOW}}}
     assert reasons(dealt) == []

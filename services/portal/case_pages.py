@@ -157,10 +157,11 @@ def _moves(case) -> list[tuple[str, str]]:
 
 
 def _notifications(services, page, case_id):
-    """The case's messages, or None when the notifications service does not answer (the page says so)."""
+    """The case's messages and the person's replies ({"items", "replies"}), or None when the notifications
+    service does not answer (the page says so)."""
     try:
         return services.call("notifications", "GET", "/notifications", params={"case_id": case_id},
-                             token=page.session_token, correlation_id=page.correlation_id)["items"]
+                             token=page.session_token, correlation_id=page.correlation_id)
     except (ApiError, OSError) as exc:
         log.warning("case_messages_unavailable", error=type(exc).__name__)
         return None

@@ -150,12 +150,16 @@ class NotificationRepository(Repository):
                                            {"audience": 1, "template": 1}):
             if (audience and doc["audience"] != audience) or doc["template"] in keep:
                 continue
-            result = self.notifications.update_one(
-                {"_id": doc["_id"], "status": "pending"},
-                {"$set": {"status": "suppressed", "suppressed_reason": reason,
-                          "next_attempt_at": None, "updated_at": utcnow()}})
-            suppressed += result.modified_count
+            suppressed += self.suppress(doc["_id"], reason)
         return suppressed
+
+    def suppress(self, notification_id: str, reason: str) -> int:
+        """One message not yet gone is recorded as suppressed (1), or it had gone or was taken (0)."""
+        result = self.notifications.update_one(
+            {"_id": notification_id, "status": "pending"},
+            {"$set": {"status": "suppressed", "suppressed_reason": reason,
+                      "next_attempt_at": None, "updated_at": utcnow()}})
+        return result.modified_count
 
     def erase_case(self, case_id: str) -> list[str]:
         """Anonymise every message of the case (template, audience, status and dates stay).

@@ -31,6 +31,7 @@ from .records import NotificationRecords, note_disclosure
 from .repository import NotificationRepository
 from .schemas import NotificationLogSchema, NotificationsQuerySchema
 from .sending import NOTIFICATION_DUE, PRODUCER, MessageSender
+from .session_routes import SESSION_ROUTES, SessionEntrypoints
 
 configure_logging()
 log = get_logger(__name__)
@@ -41,13 +42,15 @@ ROUTES = [
     Route("GET", "/notifications", "The delivery log of one case: every message, its status and "
                                    "attempts", roles=("coordinator",),
           query=NotificationsQuerySchema, response=NotificationLogSchema),
+    *SESSION_ROUTES,
 ]
 OPENAPI = build_spec("referral-hub notifications",
                      "Onboarding messages to the person, the referrer, the coordinator and the "
                      "fire service team, and their delivery log.", ROUTES)
 
 
-class NotificationsService(NotificationRecords, common_http.ServiceHttp):  # audit, subject access
+# NotificationRecords: audit, subject access; SessionEntrypoints: group sessions (session_routes.py)
+class NotificationsService(SessionEntrypoints, NotificationRecords, common_http.ServiceHttp):
     name = "notifications"
     openapi_document = OPENAPI
 
@@ -70,7 +73,7 @@ class NotificationsService(NotificationRecords, common_http.ServiceHttp):  # aud
 
     # -- events -------------------------------------------------------------
     def _planner(self) -> MessagePlanner:
-        return MessagePlanner(self.store, self.channels, self.group)
+        return MessagePlanner(self.store, self.channels, self.group, next_sessions=self.next_sessions)
 
     def _sender(self) -> MessageSender:
         return MessageSender(self.store, self.channels, self.group)

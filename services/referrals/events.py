@@ -18,6 +18,8 @@ TIMELINE_SOURCES = (
     ("safety", "visit_overdue"),
     ("notifications", "notification_sent"),
     ("notifications", "notification_failed"),
+    ("notifications", "session_reply_recorded"),
+    ("notifications", "session_attendance_recorded"),
 )
 
 LONDON = ZoneInfo("Europe/London")  # where the coordinators read the timeline
@@ -73,7 +75,28 @@ def _summary(envelope: dict) -> str:
         return (f"Message '{data.get('template')}' to "
                 f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} failed: "
                 f"{scrub_text(str(data.get('reason')))}")
+    if kind in ("session_reply_recorded", "session_attendance_recorded"):
+        return _session_summary(kind, data)
     return kind.replace("_", " ")
+
+
+SESSION_WORDS = {"face_to_face": "face-to-face session", "online": "online session", "huddle": "phone huddle"}
+
+
+def _session_summary(kind: str, data: dict) -> str:
+    """"Came to the online session on 3 Dec": a group session, by its kind and London date."""
+    session = f"the {SESSION_WORDS.get(data.get('kind'), 'group session')} on {_day(data.get('starts_at'))}"
+    if kind == "session_attendance_recorded":
+        return f"Came to {session}" if data.get("attended") else f"Did not come to {session}"
+    by = "with the reply link" if data.get("via") == "link" else "to the coordinator"
+    answer = "yes" if data.get("answer") == "yes" else "no"
+    return f"Said {answer} to {session} ({by})"
+
+
+def _day(value) -> str:
+    """A session's day as a coordinator in London reads it: "3 Dec"."""
+    local = _london(value)
+    return f"{local.day} {local:%b}" if local else str(value)
 
 
 def _words(code) -> str:
@@ -82,9 +105,14 @@ def _words(code) -> str:
 
 def _when(value) -> str:
     """A due time as a coordinator in London reads it: "Mon 30 Nov, 15:45" (GMT or BST)."""
+    local = _london(value)
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}" if local else str(value)
+
+
+def _london(value) -> datetime | None:
+    """An ISO-8601 instant in London time (naive: taken as UTC); None when it is not one."""
     try:
         moment = datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        return str(value)
-    local = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(LONDON)
-    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(LONDON)

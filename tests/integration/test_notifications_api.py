@@ -117,8 +117,6 @@ def _broken(field_path, value):
     (_broken("coordinator.phone", None), "coordinator.phone"),
     (_broken("coordinator.email", "not an email"), "coordinator.email"),
     (_broken("online.link", "zoom somewhere"), "online.link"),
-    (_broken("next_sessions.0.date", "3rd December"), "next_sessions.0.date"),
-    (_broken("next_sessions.0.format", "hybrid"), "next_sessions.0.format"),
     (_broken("call_within_working_days", "five"), "call_within_working_days"),
     (_broken("huddle", None), "huddle"),
 ])

@@ -275,7 +275,7 @@ def test_person_context_names_who_referred_them():
     ("referral_received", {}, "coordinator_alert",
      {"reference", "agency", "level", "cir_max", "duplicate", "hfsv_priority", "hfsv_visit"}),
     ("referral_received", {}, "person_welcome", {"given_name", "date", "referred_by"}),
-    ("case_status_changed", {"to": "accepted"}, "person_invitation", {"given_name", "date"}),
+    ("case_status_changed", {"to": "accepted"}, "person_invitation", {"given_name", "date", "sessions"}),
     ("case_status_changed", {"to": "accepted"}, "referrer_update",
      {"reference", "referrer_name", "update"}),
     ("visit_status_changed", {"visit_id": "v-1", "status": "no_access"}, "coordinator_visit_update",

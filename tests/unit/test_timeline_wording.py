@@ -36,3 +36,24 @@ def test_a_delivery_failure_reason_is_still_scrubbed_of_contact_details():
     assert "ada@example.org" not in summary and "07700" not in summary
     assert summary == ("Message 'person_welcome' to the person failed: "
                        "550 mailbox [email] unknown; call [phone]")
+
+
+@pytest.mark.parametrize("data, summary", [
+    ({"kind": "online", "starts_at": "2026-12-03T18:30:00+00:00", "attended": True},
+     "Came to the online session on 3 Dec"),
+    ({"kind": "face_to_face", "starts_at": "2026-12-12T11:00:00+00:00", "attended": False},
+     "Did not come to the face-to-face session on 12 Dec"),
+    ({"kind": "huddle", "starts_at": "2027-06-30T23:30:00+00:00", "attended": True},
+     "Came to the phone huddle on 1 Jul"),                       # 00:30 BST: the London day
+])
+def test_attendance_reads_as_a_line_of_the_case(data, summary):
+    assert summarise(event("session_attendance_recorded", session_id="s-1", **data)) == summary
+
+
+def test_an_answer_to_an_invitation_says_how_it_came():
+    start = "2026-12-03T18:30:00+00:00"
+    assert (summarise(event("session_reply_recorded", kind="online", starts_at=start, answer="yes", via="link"))
+            == "Said yes to the online session on 3 Dec (with the reply link)")
+    assert (summarise(event("session_reply_recorded", kind="online", starts_at=start, answer="no",
+                            via="coordinator"))
+            == "Said no to the online session on 3 Dec (to the coordinator)")

@@ -1,0 +1,318 @@
+"""What coordinators and invited people do with group sessions, and the messages that follows.
+
+Rules come from sessions.py, storage from session_repository.py. Messages go through the
+same planning and sending as every other message (planning.MessagePlanner,
+sending.MessageSender): the person's channel, quiet hours, do-not-contact and consent
+withdrawal apply unchanged.
+
+Nothing polls. Each message to an invited person is a `session_message_due` wake-up in the
+outbox of the invitation, written with the invitation itself (the invitation at once, the
+reminder for the day before); the wake-up handler waits on the broker (NotDueYet) until it is
+due, checks the message still says something true (sessions.message_applies) and plans it.
+A cancellation or a move is one event in the session's own write (`session_cancelled`,
+`session_changed`), whose handler tells each person invited.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Callable
+
+from marshmallow import ValidationError
+
+from services.common.consumer import NotDueYet
+from services.common.envelope import new_event, utcnow
+from services.common.logs import bind_context, get_logger
+from services.common.vocabulary import SESSION_ATTENDANCE_RECORDED, SESSION_REPLY_RECORDED
+
+from . import sessions as rules
+from .messages import UK, person_message
+
+log = get_logger(__name__)
+
+PRODUCER = "notifications"
+# Internal: published on the notifications exchange, consumed only by this service.
+SESSION_MESSAGE_DUE = "session_message_due"
+SESSION_CANCELLED = "session_cancelled"
+SESSION_CHANGED = "session_changed"
+SESSION_EVENT_CASE = ""  # events about a whole session belong to no one case
+SESSION_CANCELLED_REASON = "session_cancelled"  # a pending invitation suppressed by a cancellation
+
+
+class UnknownInvitation(LookupError):
+    """The reply link names an invitation that is no longer held (erased)."""
+
+
+def message_due(invitation: dict, message: str, due_at: datetime, correlation_id: str,
+                starts_at: datetime | None = None) -> dict:
+    """The wake-up that brings one session message to the sender at `due_at`."""
+    return new_event(SESSION_MESSAGE_DUE, case_id=invitation["case_id"], correlation_id=correlation_id,
+                     producer=PRODUCER,
+                     data={"invitation_id": invitation["_id"], "message": message, "due_at": due_at.isoformat(),
+                           "starts_at": starts_at.isoformat() if starts_at else None})
+
+
+def session_event(event_type: str, session: dict, correlation_id: str, **data) -> dict:
+    return new_event(event_type, case_id=SESSION_EVENT_CASE, correlation_id=correlation_id, producer=PRODUCER,
+                     data={"session_id": session["_id"], **data})
+
+
+def case_event(event_type: str, invitation: dict, session: dict, correlation_id: str, **data) -> dict:
+    """What goes on the case's timeline: the session's kind and start, never its place."""
+    return new_event(event_type, case_id=invitation["case_id"], correlation_id=correlation_id,
+                     producer=PRODUCER,
+                     data={"session_id": session["_id"], "kind": session["kind"],
+                           "starts_at": rules.as_utc(session["starts_at"]).isoformat(), **data})
+
+
+def session_message_id(invitation: dict, message: str, session: dict) -> str:
+    """The event id a session message is planned under: one message per invitation and key."""
+    return f"session-{invitation['_id']}-{rules.message_key(message, invitation, session)}"
+
+
+class SessionWork:
+    """`store` a SessionRepository; `planner`/`sender` the service's MessagePlanner/MessageSender;
+    `links` a ReplyLinks (link/read)."""
+
+    def __init__(self, store, planner, sender, links, clock: Callable[[], datetime] = utcnow):
+        self.store = store
+        self.planner = planner
+        self.sender = sender
+        self.links = links
+        self.clock = clock
+
+    # -- coordinators: sessions -------------------------------------------------------
+    def create(self, fields: dict, actor: str) -> dict:
+        session = rules.new_session(fields, session_id=str(uuid.uuid4()), actor=actor, now=self.clock())
+        self.store.create(session)
+        log.info("session_created", session_id=session["_id"], kind=session["kind"])
+        return session
+
+    def listing(self, start: date | None, end: date | None) -> list[dict]:
+        start, end = rules.query_window(start, end, self.clock().astimezone(UK).date())
+        found = [s for s in self.store.in_months(rules.months_between(start, end)) if rules.in_window(s, start, end)]
+        return sorted(found, key=lambda s: s["starts_at"])
+
+    def upcoming(self) -> list[dict]:
+        """The next members' sessions, as the invitation on acceptance lists them."""
+        now = self.clock()
+        today = now.astimezone(UK).date()
+        months = rules.months_between(today, today + rules.DEFAULT_QUERY)
+        return rules.upcoming_listing(self.store.in_months(months), now)
+
+    def change(self, session_id: str, fields: dict, actor: str, correlation_id: str) -> dict:
+        session = self.store.existing(session_id)
+        change = rules.change_session(session, fields, self.clock())
+        events = []
+        if change.told:  # those invited hear of it (and get new reminders) from the event's handler
+            events.append(session_event(SESSION_CHANGED, session, correlation_id, version=session["version"] + 1,
+                                        moved=change.moved))
+        changed = self.store.change(session, fields["version"], {**change.changes, "changed_by": actor}, events)
+        log.info("session_changed", session_id=session_id, moved=change.moved, fields=sorted(change.changes))
+        return changed
+
+    def cancel(self, session_id: str, version: int, reason: str, actor: str, correlation_id: str) -> dict:
+        session = self.store.existing(session_id)
+        changes = rules.cancel_session(session, reason, actor, self.clock())
+        cancelled = self.store.change(session, version, changes,
+                                      [session_event(SESSION_CANCELLED, session, correlation_id)])
+        log.info("session_cancelled", session_id=session_id)
+        return cancelled
+
+    # -- coordinators: invitations, replies, attendance ----------------------------------
+    def invite(self, session_id: str, case_ids: list[str] | None, actor: str, correlation_id: str) -> dict:
+        """Invite these members (None: every accepted member); each once, however often asked."""
+        session = self.store.existing(session_id)
+        now = self.clock()
+        rules.require_open(session, now, "take invitations")
+        if session["audience"] != "members":
+            raise ValidationError({"_schema": ["this session is for supporters, who are not recorded yet: "
+                                               "members cannot be invited to it"]})
+        if case_ids is None:
+            case_ids = self.store.members_with(rules.MEMBER_STATUSES)
+        else:
+            self._require_members({"case_ids": case_ids})
+        invited, already = [], []
+        reminder = rules.reminder_due(rules.as_utc(session["starts_at"]), now)
+        for case_id in case_ids:
+            invitation = {"_id": rules.invitation_id(session_id, case_id), "session_id": session_id,
+                          "case_id": case_id, "invited_at": now, "invited_by": actor}
+            wake_ups = [message_due(invitation, rules.INVITATION, now, correlation_id)]
+            if reminder is not None:
+                wake_ups.append(message_due(invitation, rules.REMINDER, reminder, correlation_id,
+                                            starts_at=rules.as_utc(session["starts_at"])))
+            (invited if self.store.invite(invitation, wake_ups) else already).append(case_id)
+        log.info("session_invitations", session_id=session_id, invited=len(invited), already=len(already))
+        return {"session_id": session_id, "invited": invited, "already_invited": already}
+
+    def _require_members(self, case_ids: dict[str, list[str]]) -> None:
+        """ValidationError naming, under each field, the cases that are not accepted members."""
+        problems: dict[str, list[str]] = {}
+        for field, ids in case_ids.items():
+            for case_id in ids:
+                member = self.store.member(case_id)
+                if member is None:
+                    problems.setdefault(field, []).append(f"{case_id}: no accepted case with this id")
+                elif member["status"] not in rules.MEMBER_STATUSES:
+                    problems.setdefault(field, []).append(
+                        f"{case_id}: the case is {member['status']}, not an accepted member")
+        if problems:
+            raise ValidationError(problems)
+
+    def reply_for(self, session_id: str, case_id: str, answer: str, actor: str, correlation_id: str) -> dict:
+        """The coordinator records what a person said (on the phone, at the door)."""
+        invitation = self.store.invitation(rules.invitation_id(session_id, case_id))
+        if invitation is None:
+            self.store.existing(session_id)  # 404 for a session that is not there
+            raise ValidationError({"case_id": ["this case was not invited to this session"]})
+        return self.reply(invitation, answer, f"coordinator:{actor}", correlation_id)
+
+    def reply(self, invitation: dict, answer: str, via: str, correlation_id: str) -> dict:
+        """Record yes or no; a yes takes a seat first (SessionFull when none is left), a no frees one.
+
+        A seat is taken before the answer is written and freed after, so at every moment the
+        seats taken are at least the yeses recorded: the capacity is never passed.
+        """
+        session = self.store.existing(invitation["session_id"])
+        now = self.clock()
+        rules.require_open(session, now, "take replies")
+        bind_context(case_id=invitation["case_id"])
+        if answer == "yes":
+            self.store.take_seat(session["_id"], invitation["case_id"])
+        event = case_event(SESSION_REPLY_RECORDED, invitation, session, correlation_id, answer=answer,
+                           via="link" if via == "link" else "coordinator")
+        changed = self.store.record_answer(invitation["_id"], answer, via, now, [event])
+        if answer == "no":
+            self.store.release_seat(session["_id"], invitation["case_id"])
+        log.info("session_reply_recorded" if changed else "session_reply_unchanged", session_id=session["_id"],
+                 answer=answer, via="link" if via == "link" else "coordinator")
+        return {"session_id": session["_id"], "case_id": invitation["case_id"], "answer": answer,
+                "changed": changed}
+
+    def record_attendance(self, session_id: str, attended: list[str], absent: list[str], actor: str,
+                          correlation_id: str) -> dict:
+        session = self.store.existing(session_id)
+        now = self.clock()
+        rules.require_started(session, now)
+        marks = rules.attendance_marks(attended, absent)
+        walk_ins = {c for c in marks if self.store.invitation(rules.invitation_id(session_id, c)) is None}
+        self._require_members({"attended": [c for c in attended if c in walk_ins],
+                               "absent": [c for c in absent if c in walk_ins]})
+        changed = []
+        for case_id, mark in marks.items():
+            invitation = {"_id": rules.invitation_id(session_id, case_id), "session_id": session_id,
+                          "case_id": case_id}
+            if case_id in walk_ins:  # came without an invitation: recorded, never messaged
+                self.store.invite({**invitation, "invited_at": None, "invited_by": None}, [])
+            event = case_event(SESSION_ATTENDANCE_RECORDED, invitation, session, correlation_id,
+                               attended=mark == rules.ATTENDED)
+            if self.store.record_attendance(invitation["_id"], mark, actor, now, [event]):
+                changed.append(case_id)
+        counts = {rules.ATTENDED: 0, rules.ABSENT: 0}
+        for invitation in self.store.invitations_of_session(session_id):
+            if invitation.get("attendance") in counts:
+                counts[invitation["attendance"]] += 1
+        self.store.mark_finished(session_id, counts)
+        log.info("session_attendance_recorded", session_id=session_id, changed=len(changed), **counts)
+        return {"session_id": session_id, "changed": changed, "counts": counts}
+
+    def detail(self, session_id: str) -> tuple[dict, list[dict]]:
+        session = self.store.existing(session_id)
+        invitations = sorted(self.store.invitations_of_session(session_id),
+                             key=lambda i: (i.get("invited_at") is None, i.get("invited_at") or i["created_at"]))
+        return session, invitations
+
+    def history(self, case_id: str) -> list[dict]:
+        """A member's invitations, answers and attendance, oldest session first."""
+        invitations = self.store.invitations_of_case(case_id)
+        sessions = self.store.of_ids([i["session_id"] for i in invitations])
+        now = self.clock()
+        entries = [rules.history_entry(i, sessions.get(i["session_id"]), now) for i in invitations]
+        return sorted(entries, key=lambda e: e.get("starts_at") or now)
+
+    # -- the reply link -----------------------------------------------------------------------
+    def invitation_of_link(self, token: str) -> tuple[dict, dict]:
+        """(invitation, session) a reply link names, or ForgedLink / ExpiredLink / UnknownInvitation."""
+        invitation = self.store.invitation(self.links.read(token, self.clock()))
+        if invitation is None:
+            raise UnknownInvitation("the invitation is no longer held")
+        return invitation, self.store.existing(invitation["session_id"])
+
+    # -- messages to those invited ---------------------------------------------------------------
+    def wake_up(self, data: dict, correlation_id: str) -> str:
+        """A `session_message_due` wake-up: raises NotDueYet until due, then tells the person."""
+        due_at = datetime.fromisoformat(data["due_at"])
+        if due_at > self.clock():
+            raise NotDueYet(due_at)
+        invitation = self.store.invitation(data["invitation_id"])
+        if invitation is None:
+            log.info("session_message_stale", reason="invitation_gone", message=data["message"])
+            return "stale"
+        session = self.store.existing(invitation["session_id"])
+        starts_at = datetime.fromisoformat(data["starts_at"]) if data.get("starts_at") else None
+        return self.tell(invitation, session, data["message"], correlation_id, starts_at)
+
+    def tell(self, invitation: dict, session: dict, message: str, correlation_id: str,
+             starts_at: datetime | None = None) -> str:
+        """Plan (and, when it may go now, send) one session message to the person invited."""
+        now = self.clock()
+        bind_context(case_id=invitation["case_id"], session_id=session["_id"])
+        if not rules.message_applies(message, session, invitation, starts_at, now):
+            log.info("session_message_stale", message=message)
+            return "stale"
+        contacts = self.planner.store.contacts_for(invitation["case_id"])
+        if contacts is None:
+            raise LookupError("no contact record for this case yet")  # retried with backoff
+        if contacts.get("erased_at"):
+            return "erased"
+        link = (self.links.link(invitation["_id"], rules.as_utc(session["starts_at"]))
+                if message != rules.CANCELLATION else None)
+        planned = person_message(contacts, self.planner.group, now.astimezone(UK).date(),
+                                 rules.TEMPLATES[message], **rules.message_context(message, session, invitation, link))
+        if not rules.worth_sending(message, planned.channel):
+            log.info("session_message_not_by_letter", message=message)
+            return "not_by_letter"
+        envelope = {"event_id": session_message_id(invitation, message, session), "case_id": invitation["case_id"],
+                    "correlation_id": correlation_id}
+        outcome = "planned"
+        for doc in self.planner.plan_message(envelope, planned):
+            outcome = self.sender.send_claimed(doc)
+        return outcome
+
+    def tell_cancelled(self, session_id: str, correlation_id: str) -> int:
+        """Everyone invited hears once; an invitation that had not gone yet is held back instead."""
+        session = self.store.existing(session_id)
+        told = 0
+        for invitation in self.store.invitations_of_session(session_id):
+            if invitation.get("invited_at") is None:
+                continue  # came without an invitation
+            unsent = session_message_id(invitation, rules.INVITATION, session)
+            template = rules.TEMPLATES[rules.INVITATION]
+            if self.planner.store.suppress(f"{unsent}:{template}:person", SESSION_CANCELLED_REASON):
+                continue  # they never heard of it: nothing to call off
+            told += self.tell(invitation, session, rules.CANCELLATION, correlation_id) != "stale"
+        return told
+
+    def tell_changed(self, session_id: str, moved: bool, correlation_id: str) -> int:
+        """Those invited who have not said no hear the new time or place; a move brings new reminders."""
+        session = self.store.existing(session_id)
+        now, told = self.clock(), 0
+        reminder = rules.reminder_due(rules.as_utc(session["starts_at"]), now) if moved else None
+        for invitation in self.store.invitations_of_session(session_id):
+            if invitation.get("invited_at") is None:
+                continue
+            if reminder is not None:
+                self.store.add_wake_ups(invitation["_id"], [message_due(
+                    invitation, rules.REMINDER, reminder, correlation_id, starts_at=rules.as_utc(session["starts_at"]))])
+            told += self.tell(invitation, session, rules.CHANGED, correlation_id) != "stale"
+        return told
+
+    # -- what the service learns from other services -----------------------------------------------
+    def note_case_status(self, case_id: str, status: str, at: datetime, erased: bool) -> bool:
+        if erased:
+            return False
+        return self.store.note_member_status(case_id, status, at)
+
+    def holdings(self, case_id: str) -> dict:
+        """For subject access: the person's invitations, answers and attendance, with each session."""
+        return {"invitations": self.history(case_id), "membership": self.store.member(case_id)}

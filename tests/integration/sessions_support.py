@@ -101,3 +101,14 @@ def mail_to(mailbox, address, subject_starts):
 
 def settings(mailbox, **more):
     return {**smtp(mailbox), "REPLY_LINK_SECRET": SECRET, **more}
+
+
+def wake_up(desk, invitation_case, session, message, due_at, starts_at=None):
+    """A `session_message_due` wake-up as the broker brings it back, handled before returning."""
+    from services.notifications import sessions as rules
+    from services.notifications.session_work import message_due
+
+    invitation = {"_id": rules.invitation_id(session["session_id"], invitation_case), "case_id": invitation_case}
+    event = message_due(invitation, message, due_at, "corr-wake", starts_at=starts_at)
+    with entrypoint_waiter(desk.service.container, "send_session_message", timeout=10):
+        desk.service._dispatch("notifications", "session_message_due", event)

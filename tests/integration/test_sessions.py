@@ -1,14 +1,19 @@
 """Group sessions over the real wire: HTTP, RabbitMQ, the Mongo-wire server and a real SMTP peer."""
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 
 import pytest
 import requests
+from nameko.testing.services import entrypoint_waiter
 
+from services.common.envelope import new_event, utcnow
 from services.notifications import sessions as rules
 from tests.integration.notifications_peers import PERSON_EMAIL, body
-from tests.integration.sessions_support import SessionDesk, later, iso, mail_to, session_body, settings
+from tests.integration.sessions_support import (
+    SessionDesk, iso, later, mail_to, session_body, settings, wake_up,
+)
 from tests.support import wait_until
 
 
@@ -190,3 +195,203 @@ def test_a_yes_beyond_capacity_is_told_kindly_the_session_is_full(desk):
     assert raised.status_code == 200 and raised.json()["seats_taken"] == 1
     stranger = desk.call("POST", f"/sessions/{session_id}/replies", body={"case_id": "case-x", "answer": "yes"})
     assert stranger.status_code == 400 and "case_id" in stranger.json()["fields"]
+
+
+# --- reminders, changes, cancellations -----------------------------------------------------------
+
+def test_the_reminder_waits_on_the_broker_for_the_day_before_and_skips_those_who_said_no(desk, mailbox, tap):
+    ada = desk.member()
+    bo = desk.member(person__email="bo@example.org")
+    cy = desk.member(person__email="cy@example.org")
+    created = desk.create()
+    session_id, starts_at = created["session_id"], datetime.fromisoformat(created["starts_at"])
+    desk.invite(session_id, all_accepted=True)
+    reminders = tap.wait_for("session_message_due", count=3, message="reminder")
+    assert {e["case_id"] for e in reminders} == {ada, bo, cy}
+    assert {datetime.fromisoformat(e["data"]["due_at"]) for e in reminders} == {rules.reminder_at(starts_at)}
+    desk.call("POST", f"/sessions/{session_id}/replies", body={"case_id": ada, "answer": "yes"})
+    desk.call("POST", f"/sessions/{session_id}/replies", body={"case_id": bo, "answer": "no"})
+
+    wake_up(desk, ada, created, "reminder", later(hours=1), starts_at)   # not due: back on the broker
+    assert desk.messages(ada, "person_session_reminder") == []
+    for case_id in (ada, bo, cy):
+        wake_up(desk, case_id, created, "reminder", later(seconds=-1), starts_at)
+    desk.sent(ada, "person_session_reminder")
+    desk.sent(cy, "person_session_reminder")
+    assert desk.messages(bo, "person_session_reminder") == []
+    (to_ada,) = wait_until(lambda: mail_to(mailbox, PERSON_EMAIL, "Reminder"), message="Ada's reminder")
+    assert "we look forward to seeing you" in body(to_ada) and "https://zoom.example.net/j/8811" in body(to_ada)
+    (to_cy,) = mail_to(mailbox, "cy@example.org", "Reminder")
+    assert "Can you come?" in body(to_cy) and desk.reply_link(cy, "person_session_reminder") in body(to_cy)
+    wake_up(desk, ada, created, "reminder", later(seconds=-1), starts_at)  # a duplicate: one reminder
+    assert len(desk.messages(ada, "person_session_reminder")) == 1
+
+
+def test_a_moved_session_tells_those_still_coming_and_reminds_them_at_the_new_time(desk, mailbox, tap):
+    ada, bo = desk.member(), desk.member(person__email="bo@example.org")
+    created = desk.create()
+    session_id, old_start = created["session_id"], datetime.fromisoformat(created["starts_at"])
+    desk.invite(session_id, all_accepted=True)
+    desk.sent(ada, "person_session_invitation")
+    desk.call("POST", f"/sessions/{session_id}/replies", body={"case_id": bo, "answer": "no"})
+    new_start = old_start + timedelta(days=1, hours=1)
+    moved = desk.call("PATCH", f"/sessions/{session_id}",
+                      body={"version": 1, "starts_at": iso(new_start), "ends_at": iso(new_start + timedelta(hours=1))})
+    assert moved.status_code == 200 and moved.json()["version"] == 2
+    (notice,) = desk.sent(ada, "person_session_changed")
+    (mail,) = wait_until(lambda: mail_to(mailbox, PERSON_EMAIL, "Change of plan"), message="the change notice")
+    assert rules.when_words(new_start, new_start + timedelta(hours=1)) in body(mail)
+    assert desk.messages(bo, "person_session_changed") == []   # said no: not told
+    wait_until(lambda: [e for e in tap.of("session_message_due") if e["data"]["message"] == "reminder"
+                        and datetime.fromisoformat(e["data"]["due_at"]) == rules.reminder_at(new_start)],
+               message="a reminder at the new time")
+    wake_up(desk, ada, created, "reminder", later(seconds=-1), old_start)   # made for the old time: stale
+    assert desk.messages(ada, "person_session_reminder") == []
+    capacity_only = desk.call("PATCH", f"/sessions/{session_id}", body={"version": 2, "capacity": 4})
+    assert capacity_only.status_code == 200
+    assert len(desk.messages(ada, "person_session_changed")) == 1  # nobody is told of a capacity
+
+
+def test_a_cancelled_session_tells_everyone_invited_once(desk, mailbox):
+    ada, bo = desk.member(), desk.member(person__email="bo@example.org")
+    created = desk.create()
+    session_id = created["session_id"]
+    desk.invite(session_id, all_accepted=True)
+    link = desk.reply_link(ada)
+    desk.sent(bo, "person_session_invitation")
+    desk.call("POST", f"/sessions/{session_id}/replies", body={"case_id": bo, "answer": "no"})
+    no_reason = desk.call("POST", f"/sessions/{session_id}/cancel", body={"version": 1})
+    assert no_reason.status_code == 400 and "reason" in no_reason.json()["fields"]
+    cancelled = desk.call("POST", f"/sessions/{session_id}/cancel",
+                          body={"version": 1, "reason": "The hall is closed for repairs."})
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    for address in (PERSON_EMAIL, "bo@example.org"):
+        (mail,) = wait_until(lambda a=address: mail_to(mailbox, a, "Cancelled"), message=f"{address} told")
+        assert "The hall is closed for repairs." in body(mail) and "zoom.example.net" not in body(mail)
+    assert len(desk.messages(ada, "person_session_cancelled")) == 1
+    page = requests.get(link, timeout=10)
+    assert page.status_code == 410 and "This session was cancelled" in page.text
+    assert requests.post(link, data={"answer": "yes"}, timeout=10).status_code == 410
+    for method, path, payload in [("POST", "/cancel", {"version": 2, "reason": "again"}),
+                                  ("PATCH", "", {"version": 2, "capacity": 3}),
+                                  ("POST", "/invitations", {"all_accepted": True})]:
+        response = desk.call(method, f"/sessions/{session_id}{path}", body=payload)
+        assert (response.status_code, response.json()["error"]) == (409, "session_closed"), path
+    assert desk.answers(session_id) == {ada: None, bo: "no"}
+
+
+def test_quiet_hours_hold_an_invitation_and_a_cancellation_holds_it_back_for_good(start_notifications, mailbox,
+                                                                                   tokens):
+    desk = SessionDesk(start_notifications(**settings(mailbox, QUIET_HOURS="00:00-23:59:59")), tokens, mailbox)
+    ada = desk.member()
+    created = desk.create()
+    desk.invite(created["session_id"], case_ids=[ada])
+    (held,) = wait_until(lambda: desk.messages(ada, "person_session_invitation"), message="the invitation")
+    assert held["status"] == "pending" and held["next_attempt_at"] > utcnow()
+    desk.call("POST", f"/sessions/{created['session_id']}/cancel", body={"version": 1, "reason": "no room"})
+    wait_until(lambda: desk.messages(ada, "person_session_invitation")[0]["status"] == "suppressed",
+               message="the invitation held back")
+    (doc,) = desk.messages(ada, "person_session_invitation")
+    assert doc["suppressed_reason"] == "session_cancelled"
+    assert desk.messages(ada, "person_session_cancelled") == []  # they never heard of it
+    assert mailbox.to(PERSON_EMAIL) == []
+
+
+def test_do_not_contact_and_withdrawn_consent_hold_invitations_as_for_every_message(desk, mailbox):
+    quiet = desk.member(consent__contact=False, person__email="quiet@example.org")
+    withdrawn = desk.member(person__email="gone@example.org")
+    desk.service.publish(new_event("consent_withdrawn", case_id=withdrawn, correlation_id="corr-w",
+                                   producer="referrals", data={"scope": "contact", "actor": "coordinator:k1"}))
+    created = desk.create()
+    desk.invite(created["session_id"], all_accepted=True)
+    for case_id, reason in ((quiet, "do_not_contact"), (withdrawn, "consent_withdrawn")):
+        (doc,) = wait_until(lambda c=case_id: desk.messages(c, "person_session_invitation"), message="planned")
+        assert (doc["status"], doc["suppressed_reason"]) == ("suppressed", reason)
+    assert mailbox.to("quiet@example.org") == []
+    assert mail_to(mailbox, "gone@example.org", "You're invited") == []  # the welcome went before
+
+
+# --- attendance, history, erasure ----------------------------------------------------------------
+
+def test_attendance_after_the_session_builds_each_members_history(desk, tap):
+    ada, bo = desk.member(), desk.member(person__email="bo@example.org")
+    walk_in = desk.member(person__email="cy@example.org")
+    stranger = desk.member(status="received", person__email="di@example.org")
+    created = desk.create(kind="huddle", starts_in=timedelta(seconds=3))
+    session_id = created["session_id"]
+    desk.invite(session_id, case_ids=[ada, bo])
+    link = desk.reply_link(ada)
+    too_soon = desk.call("POST", f"/sessions/{session_id}/attendance", body={"attended": [ada]})
+    assert too_soon.status_code in (409,) and too_soon.json()["error"] == "session_closed"
+
+    path = f"/sessions/{session_id}/attendance"
+    wait_until(lambda: datetime.fromisoformat(created["starts_at"]) <= utcnow(), message="the session to start")
+    refused = desk.call("POST", path, body={"attended": [ada, stranger], "absent": [bo]})
+    assert refused.status_code == 400 and stranger in refused.json()["fields"]["attended"][0]
+    both = desk.call("POST", path, body={"attended": [ada], "absent": [ada]})
+    assert both.status_code == 400
+    assert desk.answers(session_id) == {ada: None, bo: None}  # nothing recorded by the refusals
+
+    recorded = desk.call("POST", path, body={"attended": [ada, walk_in], "absent": [bo]})
+    assert recorded.status_code == 200, recorded.text
+    assert sorted(recorded.json()["changed"]) == sorted([ada, walk_in, bo])
+    assert recorded.json()["counts"] == {"attended": 2, "absent": 1}
+    events = tap.wait_for("session_attendance_recorded", count=3)
+    assert {(e["case_id"], e["data"]["attended"]) for e in events} == {(ada, True), (walk_in, True), (bo, False)}
+    assert all(e["data"]["kind"] == "huddle" and "dial_in" not in e["data"] for e in events)
+    again = desk.call("POST", path, body={"attended": [ada]})
+    assert again.json()["changed"] == []
+    assert len(tap.of("session_attendance_recorded")) == 3
+    assert desk.detail(session_id)["status"] == "finished"
+    assert requests.post(link, data={"answer": "yes"}, timeout=10).status_code == 410
+
+    history = desk.call("GET", "/sessions/attendance", params={"case_id": ada}).json()
+    (entry,) = history["items"]
+    assert (entry["session_id"], entry["kind"], entry["attendance"]) == (session_id, "huddle", "attended")
+    assert entry["starts_at"] == created["starts_at"]
+    (came,) = desk.call("GET", "/sessions/attendance", params={"case_id": walk_in}).json()["items"]
+    assert (came["attendance"], came["invited_at"]) == ("attended", None)
+    assert desk.messages(walk_in, "person_session_invitation") == []
+    assert desk.call("GET", "/sessions/attendance").status_code == 400
+    assert desk.call("GET", "/sessions/attendance", who="mind", params={"case_id": ada}).status_code == 403
+
+
+def test_erasure_takes_a_persons_invitations_and_frees_their_seat(desk):
+    ada, bo = desk.member(), desk.member(person__email="bo@example.org")
+    created = desk.create(capacity=1)
+    session_id = created["session_id"]
+    desk.invite(session_id, all_accepted=True)
+    desk.call("POST", f"/sessions/{session_id}/replies", body={"case_id": ada, "answer": "yes"})
+    link = desk.reply_link(ada)
+    with entrypoint_waiter(desk.service.container, "erase_session_records", timeout=10):
+        desk.service._dispatch("referrals", "case_erased", new_event(
+            "case_erased", case_id=ada, correlation_id="corr-e", producer="referrals",
+            data={"actor": "coordinator:k1", "reason": "asked"}))
+    assert desk.answers(session_id) == {bo: None}
+    detail = desk.detail(session_id)
+    assert detail["seats_taken"] == 0
+    assert ada not in str(desk.service.db["sessions"].find_one({"_id": session_id}))
+    assert desk.call("GET", "/sessions/attendance", params={"case_id": ada}).json()["items"] == []
+    assert desk.service.db["members"].find_one({"_id": ada}) is None
+    page = requests.get(link, timeout=10)
+    assert page.status_code == 404 and "no longer works" in page.text
+    took = desk.call("POST", f"/sessions/{session_id}/replies", body={"case_id": bo, "answer": "yes"})
+    assert took.status_code == 200
+
+
+def test_the_invitation_on_acceptance_lists_the_next_sessions_from_the_records(desk, mailbox):
+    online = desk.create(starts_in=timedelta(days=5))
+    desk.create(kind="huddle", starts_in=timedelta(days=6))
+    desk.create(starts_in=timedelta(days=4), audience="supporters")
+    cancelled = desk.create(starts_in=timedelta(days=2))
+    desk.call("POST", f"/sessions/{cancelled['session_id']}/cancel", body={"version": 1, "reason": "no room"})
+    ada = desk.member()
+    desk.sent(ada, "person_invitation")
+    (mail,) = wait_until(lambda: mail_to(mailbox, PERSON_EMAIL, "You're warmly invited"), message="the invitation")
+    text = body(mail)
+    start = datetime.fromisoformat(online["starts_at"])
+    listed = [line for line in text.splitlines() if line.startswith("- ") and re.search(r" 20\d\d, ", line)]
+    assert len(listed) == 2, text
+    assert listed[0].startswith(f"- {rules.long_date(rules.london(start))}") and listed[0].endswith(", online")
+    assert listed[1].endswith(", phone huddle")
+    assert "will let you know the dates" not in text

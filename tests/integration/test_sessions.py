@@ -395,3 +395,40 @@ def test_the_invitation_on_acceptance_lists_the_next_sessions_from_the_records(d
     assert listed[0].startswith(f"- {rules.long_date(rules.london(start))}") and listed[0].endswith(", online")
     assert listed[1].endswith(", phone huddle")
     assert "will let you know the dates" not in text
+
+
+def test_openapi_documents_the_session_routes(desk):
+    spec = requests.get(f"{desk.url}/openapi.json", timeout=10).json()
+    paths = spec["paths"]
+    assert set(paths["/sessions"]) == {"get", "post"}
+    assert {"get", "patch", "post"} == set(paths["/sessions/{session_id}"])
+    for path in ("/sessions/{session_id}/invitations", "/sessions/{session_id}/attendance",
+                 "/sessions/{session_id}/replies", "/sessions/{session_id}/cancel"):
+        operation = paths[path]["post"]
+        assert "coordinator" in operation["description"] and "409" in operation["responses"], path
+    assert "/sessions/attendance" in paths and set(paths["/r/{token}"]) == {"get", "post"}
+    create = paths["/sessions"]["post"]
+    ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert {"kind", "starts_at", "ends_at", "capacity"} <= set(schema["required"])
+    assert schema["properties"]["kind"]["enum"] == ["face_to_face", "online", "huddle"]
+    assert "201" in create["responses"]
+    assert requests.patch(f"{desk.url}/sessions", timeout=10).status_code == 405
+
+
+def test_yeses_arriving_together_never_pass_the_capacity(desk):
+    from concurrent.futures import ThreadPoolExecutor
+
+    members = [desk.member(person__email=f"m{n}@example.org") for n in range(5)]
+    created = desk.create(capacity=2)
+    desk.invite(created["session_id"], all_accepted=True)
+    links = [desk.reply_link(case_id) for case_id in members]
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        statuses = sorted(pool.map(lambda link: requests.post(link, data={"answer": "yes"}, timeout=30).status_code,
+                                   links))
+    assert statuses == [200, 200, 409, 409, 409]
+    answers = desk.answers(created["session_id"])
+    assert sorted(a for a in answers.values() if a) == ["yes", "yes"]
+    assert desk.detail(created["session_id"])["seats_taken"] == 2
+    log = desk.call("GET", "/notifications", params={"case_id": members[0]}).json()["items"]
+    assert any(m["template"] == "person_session_invitation" and m["status"] == "sent" for m in log)

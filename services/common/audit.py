@@ -144,6 +144,10 @@ class AuditChain:
         self.db = db
         self.chain = chain
         self.service = service or chain
+        # (seq, hash) of the last entry this process appended: the next append tries seq + 1 on it
+        # without reading the head; another appender having taken that seq shows as a duplicate key,
+        # and then the head is read. It can only be behind the chain, never ahead of it.
+        self._known: tuple[int, str] | None = None
 
     @property
     def entries(self):
@@ -172,7 +176,8 @@ class AuditChain:
         for _ in range(MAX_APPEND_ATTEMPTS):
             if not remaining:
                 break
-            seq, prev_hash = self._head()
+            seq, prev_hash = self._known or self._head()
+            self._known = None
             batch = []
             for record in remaining:
                 seq += 1
@@ -192,15 +197,15 @@ class AuditChain:
             remaining = remaining[inserted:]
             if inserted:
                 last = batch[inserted - 1]
-                # the head only moves forward; a head another appender moved further is left alone
-                self.heads.update_one({"_id": self.chain, "seq": {"$lt": last["seq"]}},
-                                      {"$set": {"seq": last["seq"], "hash": last["hash"], "at": last["at"]}})
-                if self.heads.find_one({"_id": self.chain}, {"_id": 1}) is None:
-                    try:
-                        self.heads.insert_one({"_id": self.chain, "seq": last["seq"], "hash": last["hash"],
-                                               "at": last["at"]})
-                    except DuplicateKeyError:
-                        pass
+                self._known = (last["seq"], last["hash"])
+                # the head only moves forward: a head another appender moved further matches nothing, and
+                # the upsert's insert then meets its _id (a duplicate key: left alone)
+                try:
+                    self.heads.update_one({"_id": self.chain, "seq": {"$lt": last["seq"]}},
+                                          {"$set": {"seq": last["seq"], "hash": last["hash"], "at": last["at"]}},
+                                          upsert=True)
+                except DuplicateKeyError:
+                    pass
         if remaining:
             raise AuditUnavailable(f"could not append to the {self.chain} audit chain (contention)")
         return stored

@@ -38,6 +38,9 @@ class Route:
     status: int = 200
     errors: tuple[int, ...] = (400, 401, 403)
     extra_responses: dict = field(default_factory=dict)
+    # what a 2xx answer may be: JSON types carry `response`, others (text/csv, NDJSON) are text
+    media_types: tuple[str, ...] = ("application/json",)
+    description: str | None = None
 
 
 def build_spec(title: str, description: str, routes: list[Route], version: str = "1.0.0") -> dict:
@@ -52,6 +55,8 @@ def build_spec(title: str, description: str, routes: list[Route], version: str =
         if route.roles:
             operation["security"] = [{"bearer": []}]
             operation["description"] = "Roles: " + ", ".join(route.roles)
+        if route.description:
+            operation["description"] = "\n\n".join(filter(None, (operation.get("description"), route.description)))
         if route.request is not None:
             operation["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": route.request}}}
@@ -62,8 +67,10 @@ def build_spec(title: str, description: str, routes: list[Route], version: str =
             operation.setdefault("parameters", []).extend(
                 {"in": "path", "name": p, "required": True, "schema": {"type": "string"}} for p in params)
         ok = {"description": "OK"}
-        if route.response is not None:
-            ok["content"] = {"application/json": {"schema": route.response}}
+        content = {media: {"schema": route.response if _is_json(media) else {"type": "string"}}
+                   for media in route.media_types if route.response is not None or not _is_json(media)}
+        if content:
+            ok["content"] = content
         operation["responses"][str(route.status)] = ok
         for status, description in route.extra_responses.items():
             operation["responses"][str(status)] = {"description": description}
@@ -75,6 +82,10 @@ def build_spec(title: str, description: str, routes: list[Route], version: str =
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 HEALTH_ROUTE = Route("GET", "/health", "200 when the broker and the database answer, else 503",

@@ -17,8 +17,11 @@ from services.common.envelope import utcnow
 from services.common.idempotency import apply_once, insert_once
 from services.common.mongo import Repository
 
+from .letters import READY_TO_PRINT
 from .messages import CASE_ERASED, FIRE_SERVICE_WITHDRAWAL_NOTICE, triage_key
 
+# Messages that have not reached anyone: planned, or a letter written but not yet posted.
+NOT_GONE = ("pending", READY_TO_PRINT)
 # Fields of a notification that hold personal data; erasure empties them.
 PERSONAL_FIELDS = {"to": {}, "context": {}, "receipt": None, "last_error": None}
 
@@ -144,19 +147,21 @@ class NotificationRepository(Repository):
     def suppress_pending(self, case_id: str, reason: str, audience: str | None = None,
                          keep: tuple[str, ...] = ()) -> int:
         """Messages not yet gone (to this audience, bar the `keep` templates) are recorded as
-        suppressed. Read by case and status equality, written one by one by `_id`."""
+        suppressed; a letter not yet posted has not gone either. Read by case and status, written
+        one by one by `_id`."""
         suppressed = 0
-        for doc in self.notifications.find({"case_id": case_id, "status": "pending"},
-                                           {"audience": 1, "template": 1}):
+        for doc in self.notifications.find({"case_id": case_id, "status": {"$in": list(NOT_GONE)}},
+                                           {"audience": 1, "template": 1, "status": 1}):
             if (audience and doc["audience"] != audience) or doc["template"] in keep:
                 continue
-            suppressed += self.suppress(doc["_id"], reason)
+            suppressed += self.suppress(doc["_id"], reason, doc["status"])
         return suppressed
 
-    def suppress(self, notification_id: str, reason: str) -> int:
-        """One message not yet gone is recorded as suppressed (1), or it had gone or was taken (0)."""
+    def suppress(self, notification_id: str, reason: str, status: str | None = None) -> int:
+        """One message not yet gone (`status`: as read; None: whichever of NOT_GONE it is) is recorded
+        as suppressed (1), or it had gone or was taken meanwhile (0)."""
         result = self.notifications.update_one(
-            {"_id": notification_id, "status": "pending"},
+            {"_id": notification_id, "status": status or {"$in": list(NOT_GONE)}},
             {"$set": {"status": "suppressed", "suppressed_reason": reason,
                       "next_attempt_at": None, "updated_at": utcnow()}})
         return result.modified_count
@@ -180,6 +185,19 @@ class NotificationRepository(Repository):
         # a parked event of this case still holds the referral's contact details
         self.erase_parked_events(case_id)
         return receipts
+
+    # -- letters to print ----------------------------------------------------------------
+    def letters(self, status: str) -> list[dict]:
+        """Letters with this status (ready_to_print, sent), oldest first: an equality on the indexed status."""
+        return sorted(self.notifications.find({"status": status, "channel": "letter"}, {"outbox": 0}),
+                      key=lambda doc: (doc["created_at"], doc["_id"]))
+
+    def mark_posted(self, doc: dict, changes: dict, events: list[dict]) -> bool:
+        """The letter is posted, with its notification_sent, only if it still waits to be (one write)."""
+        result = self.update_with_events(
+            "notifications", {"_id": doc["_id"], "status": READY_TO_PRINT},
+            {"$set": {**changes, "updated_at": utcnow()}}, events)
+        return result.modified_count == 1
 
     def get(self, notification_id: str) -> dict | None:
         return self.notifications.find_one({"_id": notification_id}, {"outbox": 0})

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, validate
 
+from .letters import LETTER_STATUSES, READY_TO_PRINT
 from .messages import AUDIENCES, CHANNELS
 
-STATUSES = ("pending", "sent", "failed", "suppressed")
+# ready_to_print: a letter written to the letters folder, not yet marked posted by a coordinator (then sent)
+STATUSES = ("pending", "sent", "failed", "suppressed", READY_TO_PRINT)
 
 
 # --- HTTP ---------------------------------------------------------------------
@@ -46,6 +48,36 @@ class NotificationEntrySchema(_ResponseSchema):
 
 class NotificationLogSchema(_ResponseSchema):
     items = fields.List(fields.Nested(NotificationEntrySchema), required=True)
+
+
+class LettersQuerySchema(Schema):
+    """``GET /letters`` query string."""
+
+    class Meta:
+        unknown = RAISE
+
+    status = fields.String(load_default=READY_TO_PRINT,
+                           validate=validate.OneOf(LETTER_STATUSES, error="must be one of: {choices}"),
+                           metadata={"description": "ready_to_print (the default): waiting to be printed and "
+                                                    "posted; sent: marked posted"})
+
+
+class LetterSchema(_ResponseSchema):
+    notification_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    template = fields.String(required=True, metadata={"example": "person_welcome"})
+    created_at = fields.AwareDateTime(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(LETTER_STATUSES))
+    posted_at = fields.AwareDateTime(required=True, allow_none=True)
+    posted_by = fields.String(required=True, allow_none=True, metadata={"description": "who marked it posted"})
+    text = fields.String(required=True, allow_none=True, metadata={
+        "description": "the letter's full printable text, addressed and dated; null once erased or "
+                       "past retention"})
+
+
+class LetterListSchema(_ResponseSchema):
+    items = fields.List(fields.Nested(LetterSchema), required=True, metadata={"description": "oldest first"})
+    total = fields.Integer(required=True)
 
 
 # --- group details (GROUP_DETAILS_PATH), checked when the service starts ---------

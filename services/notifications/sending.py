@@ -29,6 +29,7 @@ from services.common.envelope import new_event, utcnow
 from services.common.logs import bind_context, get_logger, scrub_text
 from services.common.vocabulary import NOTIFICATION_FAILED, NOTIFICATION_SENT
 
+from . import letters
 from .channels import PermanentDeliveryError, TransientDeliveryError
 from .messages import (
     CASE_ERASED, FIRE_SERVICE_WITHDRAWAL_NOTICE, PlannedMessage, fire_service_suppression,
@@ -178,11 +179,27 @@ class MessageSender:
             return self._fail(doc, changes, exc)
         except Exception as exc:  # permanent: a refused address, a template bug
             return self._fail(doc, changes, exc)
+        if doc["channel"] == "letter":  # written, not yet posted: a coordinator prints and posts it
+            self.store.finish(doc, {**changes, **letters.written(receipt, self.clock())})
+            log.info("letter_ready_to_print", template=doc["template"], attempts=attempts)
+            return letters.READY_TO_PRINT
         event = notification_event(doc, NOTIFICATION_SENT, {})
         self.store.finish(doc, {**changes, "status": "sent", "sent_at": self.clock(), "receipt": receipt,
                                 "last_error": None, "next_attempt_at": None}, [event])
         log.info("notification_sent", template=doc["template"], channel=doc["channel"], attempts=attempts)
         return "sent"
+
+    def mark_posted(self, notification_id: str, actor: str) -> dict:
+        """A coordinator posted a printed letter: it is sent now, and says so (notification_sent, who
+        posted it). Raises letters.UnknownLetter / AlreadyPosted / NotReadyToPrint; returns the letter."""
+        doc = self.store.get(notification_id)
+        changes, posted = letters.posting(doc, notification_id, actor=actor, now=self.clock())
+        bind_context(case_id=doc["case_id"], correlation_id=doc["correlation_id"], notification_id=doc["_id"])
+        if not self.store.mark_posted(doc, changes, [notification_event(doc, NOTIFICATION_SENT, posted)]):
+            # another coordinator posted it a moment ago (or erasure took it): say what it is now
+            letters.posting(self.store.get(notification_id), notification_id, actor=actor, now=self.clock())
+        log.info("letter_posted", template=doc["template"])
+        return self.store.get(notification_id)
 
     def _later(self, doc: dict, at: datetime, changes: dict) -> None:
         # the new time and the wake-up that keeps it in one write: a crash loses neither

@@ -17,7 +17,7 @@ from services.common import outbox
 from services.common import http as common_http
 from services.common.auth import ApiKeys
 from services.common.consumer import DeliveryRetry, consumes
-from services.common.http import api
+from services.common.http import api, register_error
 from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore
 from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_spec
@@ -25,16 +25,21 @@ from services.common.outbox import EventPublisher
 from services.common.vocabulary import CASE_ERASED, CONSENT_WITHDRAWN
 
 from .delivery import Channels, SettingTimer
+from . import letters
 from .group import GroupDetails
 from .planning import MESSAGE_SOURCES, MessagePlanner
 from .records import NotificationRecords, note_disclosure
 from .repository import NotificationRepository
-from .schemas import NotificationLogSchema, NotificationsQuerySchema
+from .schemas import LetterListSchema, LetterSchema, LettersQuerySchema, NotificationLogSchema, NotificationsQuerySchema
 from .sending import NOTIFICATION_DUE, PRODUCER, MessageSender
 from .session_routes import SESSION_ROUTES, SessionEntrypoints
 
 configure_logging()
 log = get_logger(__name__)
+register_error(letters.UnknownLetter, 404, "not_found")
+register_error(letters.AlreadyPosted, 409, "already_posted")
+register_error(letters.NotReadyToPrint, 409, "not_ready_to_print")
+COORDINATOR = ("coordinator",)
 
 ROUTES = [
     HEALTH_ROUTE,
@@ -42,6 +47,13 @@ ROUTES = [
     Route("GET", "/notifications", "The delivery log of one case: every message, its status and "
                                    "attempts", roles=("coordinator",),
           query=NotificationsQuerySchema, response=NotificationLogSchema),
+    Route("GET", "/letters", "Letters to print (a letter is ready_to_print until a coordinator marks it "
+                             "posted, then sent), oldest first, each with its full printable text",
+          roles=COORDINATOR, query=LettersQuerySchema, response=LetterListSchema),
+    Route("POST", "/letters/{notification_id}/posted", "Mark a printed letter posted (who, when): it is sent "
+                                                       "now. No body. 409 already_posted; 409 not_ready_to_print "
+                                                       "for a letter not written yet, failed or suppressed",
+          roles=COORDINATOR, response=LetterSchema, errors=(401, 403, 404, 409)),
     *SESSION_ROUTES,
 ]
 OPENAPI = build_spec("referral-hub notifications",
@@ -70,6 +82,27 @@ class NotificationsService(SessionEntrypoints, NotificationRecords, common_http.
         docs = self.store.for_case(query["case_id"])
         self.audit.read(principal, request, "notification_log_read", query["case_id"])
         return NotificationLogSchema().dump({"items": [_log_entry(d) for d in docs]})
+
+    @http("GET", "/letters")
+    @api(roles=COORDINATOR)
+    def letters_to_print(self, request, principal):
+        query = LettersQuerySchema().load(request.args.to_dict())
+        docs = self.store.letters(query["status"])
+        # the letters are the person's name, address and message: each case shown is a read
+        self.audit.read(principal, request, "letter_read", *(d["case_id"] for d in docs))
+        items = [self._letter(d) for d in docs]
+        return LetterListSchema().dump({"items": items, "total": len(items)})
+
+    @http("POST", "/letters/<string:notification_id>/posted")
+    @api(roles=COORDINATOR)
+    def letter_posted(self, request, principal, notification_id):
+        doc = self._sender().mark_posted(notification_id, principal.actor)
+        self.audit.changed(principal, request, "letter_posted", doc["case_id"])
+        note_disclosure(self.audit, doc, "sent")
+        return LetterSchema().dump(self._letter(doc))
+
+    def _letter(self, doc):
+        return letters.item(doc, letters.text_of(self.channels.holds_file(doc.get("receipt"))))
 
     # -- events -------------------------------------------------------------
     def _planner(self) -> MessagePlanner:

@@ -66,6 +66,15 @@ class ServiceClient:
                                 params=params, idempotency_key=idempotency_key)
         return _json(response)
 
+    def find(self, service: str, path: str, *, token: str, correlation_id: str) -> dict | None:
+        """GET one record, or None when the service answers 404 (the page says "not found")."""
+        try:
+            return self.call(service, "GET", path, token=token, correlation_id=correlation_id)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def request(self, service: str, method: str, path: str, *, token: str, correlation_id: str,
                 json=None, params=None, idempotency_key: str | None = None) -> requests.Response:
         """The raw response (for a file such as a visit's .ics); ApiError for a 4xx or 5xx."""

@@ -11,7 +11,7 @@ from services.common.health import database_answers
 from services.common.http import json_response
 from services.common.logs import configure_logging
 
-from . import referral_pages, signin, users, visit_pages
+from . import case_pages, referral_pages, signin, users, visit_pages
 from .dependencies import People, Services, Settings
 from .web import page
 
@@ -51,6 +51,8 @@ class PortalService:
     @http("GET", "/")
     @page()
     def home(self, page_request):
+        if page_request.person["role"] == "coordinator":
+            return case_pages.today(self.services, page_request)
         return signin.home(page_request)
 
     @http("GET", "/welcome")
@@ -103,6 +105,47 @@ class PortalService:
     @page()
     def one_referral(self, page_request, reference):
         return referral_pages.one_referral(self.services, page_request, reference)
+
+    # -- coordinators ------------------------------------------------------------
+    @http("GET", "/cases/<string:case_id>")
+    @page(roles=("coordinator",))
+    def one_case(self, page_request, case_id):
+        return case_pages.one_case(self.services, page_request, case_id)
+
+    @http("POST", "/cases/<string:case_id>/move")
+    @page(roles=("coordinator",))
+    def move_case(self, page_request, case_id):
+        return case_pages.move(self.services, page_request, case_id)
+
+    @http("POST", "/cases/<string:case_id>/rating")
+    @page(roles=("coordinator",))
+    def rate_case(self, page_request, case_id):
+        return case_pages.rate(self.services, page_request, case_id)
+
+    @http("POST", "/cases/<string:case_id>/consent")
+    @page(roles=("coordinator",))
+    def withdraw_consent(self, page_request, case_id):
+        return case_pages.withdraw_consent(self.services, page_request, case_id)
+
+    @http("POST", "/cases/<string:case_id>/erase")
+    @page(roles=("coordinator",))
+    def erase_case(self, page_request, case_id):
+        return case_pages.erase(self.services, page_request, case_id)
+
+    @http("POST", "/cases/<string:case_id>/attention")
+    @page(roles=("coordinator",))
+    def dealt_with(self, page_request, case_id):
+        return case_pages.dealt_with(self.services, page_request, case_id)
+
+    @http("GET", "/letters")
+    @page(roles=("coordinator",))
+    def letters(self, page_request):
+        return case_pages.letters(self.services, page_request)
+
+    @http("POST", "/letters/<string:notification_id>/posted")
+    @page(roles=("coordinator",))
+    def letter_posted(self, page_request, notification_id):
+        return case_pages.letter_posted(self.services, page_request, notification_id)
 
     # -- fire officers ------------------------------------------------------------
     @http("GET", "/visits")

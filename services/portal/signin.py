@@ -7,7 +7,7 @@ from .display import london_time
 
 log = get_logger(__name__)
 
-HOME_FOR_ROLE = {"partner": "/referrals", "admin": "/users", "fire_officer": "/visits"}
+HOME_FOR_ROLE = {"partner": "/referrals", "admin": "/users", "fire_officer": "/visits", "coordinator": "/"}
 
 
 def home(page):

@@ -110,12 +110,8 @@ def _kept(form) -> dict:
 
 
 def _read(services, page, visit_id):
-    try:
-        return _safety(services, page, "GET", f"/visits/{visit_id}")
-    except ApiError as exc:
-        if exc.status == 404:
-            return None
-        raise
+    return services.find("safety", f"/visits/{visit_id}", token=page.session_token,
+                         correlation_id=page.correlation_id)
 
 
 def _not_found(page):

@@ -41,7 +41,7 @@ TEMPLATES.filters["london_time"] = display.london_time
 TEMPLATES.filters["field_id"] = field_id
 TEMPLATES.globals.update(case_status=display.case_status, visit_status=display.visit_status,
                          priority=display.priority, risk_flag=display.risk_flag, contact_way=display.contact_way,
-                         group_name=GROUP_NAME)
+                         needs_action=display.needs_action, message=display.message, group_name=GROUP_NAME)
 
 
 class PageRequest:

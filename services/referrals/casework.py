@@ -15,7 +15,7 @@ from services.common.http import Conflict
 from services.common.logs import get_logger
 from services.common.vocabulary import CONSENT_ALL
 
-from . import domain
+from . import attention, domain
 from .events import referral_event, timeline_entry
 from .lifecycle import TERMINAL_STATUSES, CaseStatus, next_status
 
@@ -46,16 +46,31 @@ def record_rating(store, case, ratings, rated_on, principal, correlation_id) -> 
     """The coordinator's own rating: kept with who and when, and it sets the level (domain.rating_levels)."""
     if case.get("erased_at"):
         raise Conflict("this case was erased")
+    now = utcnow()
     rating = domain.coordinator_rating(ratings, rated_on=rated_on, actor=principal.actor,
-                                       reference=case["reference"])
+                                       reference=case["reference"], recorded_at=now)
     all_ratings = [*case.get("cir_ratings", []), rating]
-    levels = domain.rating_levels(all_ratings, utcnow().date())
-    entry = {"event_id": str(uuid.uuid4()), "at": utcnow(), "type": "cir_rating_recorded",
+    levels = domain.rating_levels(all_ratings, now.date())
+    entry = {"event_id": str(uuid.uuid4()), "at": now, "type": "cir_rating_recorded",
              "summary": f"Clutter Image Rating recorded by the coordinator (highest {max(ratings.values())}, "
                         f"level {levels['level']})",
              "source": "referrals", "correlation_id": correlation_id, "actor": principal.actor, "reason": None}
     store.update_case(case["_id"], case["version"], {"cir_ratings": all_ratings, **levels}, [entry], [])
     log.info("cir_rating_recorded", level=levels["level"])
+
+
+def dismiss_attention(store, case, reason, note, principal, correlation_id, *, threshold: int) -> None:
+    """The coordinator dealt with one reason the case needed them (attention.py): kept with who, when and
+    their note, on the timeline too. It stays dealt with until a newer reason of that kind arrives.
+    Raises NotDismissible / NotNeeded (409) for a reason that cannot be, or need not be, marked."""
+    now = utcnow()
+    need = attention.dismissal(attention.facts_of(case), reason, now, threshold)
+    entry = {"event_id": str(uuid.uuid4()), "at": now, "type": "attention_dismissed",
+             "summary": f"Marked as dealt with: {attention.WORDS[reason]}", "source": "referrals",
+             "correlation_id": correlation_id, "actor": principal.actor, "reason": note}
+    mark = {"at": now, "actor": principal.actor, "note": note, "since": need["since"]}
+    store.update_case(case["_id"], case["version"], {f"attention_dismissed.{reason}": mark}, [entry], [])
+    log.info("attention_dismissed", attention_reason=reason)
 
 
 def withdraw_consent(store, case, scope, reason, principal, correlation_id) -> None:

@@ -1,8 +1,9 @@
 """The referrals part of API.md as an OpenAPI document, from the marshmallow schemas."""
 from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_spec
 
+from .export_schemas import ROUTES as EXPORT_ROUTES
 from .records import ROUTES as RECORD_ROUTES
-from .schemas import (CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
+from .schemas import (AttentionDismissalSchema, CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
                       ConsentWithdrawalSchema, ErasureRequestSchema, ReferralCreatedSchema, ReferralListSchema,
                       ReferralSchema, ReferralsQuerySchema, ReferralStatusSchema, TransitionRequestSchema)
 
@@ -18,12 +19,19 @@ ROUTES = [
           errors=(400, 401, 403)),
     Route("GET", "/referrals/{reference}", "The referrer's closed-loop view of one referral",
           roles=("partner", "coordinator"), response=ReferralStatusSchema, errors=(401, 403, 404)),
-    Route("GET", "/cases", "Cases, most urgent first", roles=COORDINATOR, query=CasesQuerySchema,
-          response=CaseListSchema),
+    Route("GET", "/cases", "Cases, most urgent first, each with its needs_action; needs_action=true: only the "
+          "cases that need the coordinator (the queue), most urgent first; q: search by reference, name or postcode",
+          roles=COORDINATOR, query=CasesQuerySchema, response=CaseListSchema),
     Route("GET", "/cases/{case_id}", "One case with its whole timeline", roles=COORDINATOR,
           response=CaseDetailSchema, errors=(401, 403, 404)),
     Route("POST", "/cases/{case_id}/transitions", "Move a case through its lifecycle", roles=COORDINATOR,
           request=TransitionRequestSchema, response=CaseDetailSchema, errors=(400, 401, 403, 404, 409, 415)),
+    Route("POST", "/cases/{case_id}/attention", "Mark one of the case's needs_action reasons as dealt with (who, "
+          "when and a note go on the timeline); it stays dealt with until a newer one of that kind arrives. "
+          "409 not_dismissible for a reason that clears by the case or visit moving (first_contact_due, "
+          "new_referral, visit_due_soon, visit_overdue); 409 not_needed when the case does not need it now",
+          roles=COORDINATOR, request=AttentionDismissalSchema, response=CaseDetailSchema,
+          errors=(400, 401, 403, 404, 409, 415)),
     Route("POST", "/cases/{case_id}/cir-ratings", "Record the coordinator's own Clutter Image Rating; it sets "
           "the case's level", roles=COORDINATOR, request=CirRatingRequestSchema, response=CaseDetailSchema,
           status=201, errors=(400, 401, 403, 404, 409, 415)),
@@ -34,6 +42,7 @@ ROUTES = [
           roles=("coordinator", "admin"), request=ErasureRequestSchema, response=CaseDetailSchema,
           errors=(400, 401, 403, 404, 409, 415)),
     *RECORD_ROUTES,
+    *EXPORT_ROUTES,
     HEALTH_ROUTE,
     OPENAPI_ROUTE,
 ]

@@ -41,12 +41,13 @@ def rating_entry(record: dict) -> dict:
     """One Clutter Image Rating, kept with who rated and when (the outcome measure over time)."""
     hoarding = record["hoarding"]
     return {"ratings": hoarding["clutter_image_rating"], "rated_by": hoarding["rated_by"],
-            "rated_on": hoarding["rated_on"], "reference": record["reference"], "rater_role": REFERRER}
+            "rated_on": hoarding["rated_on"], "reference": record["reference"], "rater_role": REFERRER,
+            "recorded_at": record["received_at"]}
 
 
-def coordinator_rating(ratings: dict, *, rated_on: date, actor: str, reference: str) -> dict:
+def coordinator_rating(ratings: dict, *, rated_on: date, actor: str, reference: str, recorded_at: datetime) -> dict:
     return {"ratings": ratings, "rated_by": actor, "rated_on": rated_on.isoformat(), "reference": reference,
-            "rater_role": COORDINATOR}
+            "rater_role": COORDINATOR, "recorded_at": recorded_at}
 
 
 def rating_levels(ratings: list[dict], today: date) -> dict:
@@ -179,8 +180,11 @@ def erased_case(case: dict, *, at: datetime) -> dict:
         "referrals": [{"referral_id": r["referral_id"], "reference": r["reference"], "agency": r["agency"],
                        "received_at": r["received_at"], "erased": True} for r in case.get("referrals", [])],
         "cir_ratings": [{"ratings": r["ratings"], "rated_on": r["rated_on"], "reference": r["reference"],
-                         "rater_role": r.get("rater_role", REFERRER)}
+                         "rater_role": r.get("rater_role", REFERRER), "recorded_at": r.get("recorded_at")}
                         for r in case.get("cir_ratings", [])],
+        # when a coordinator dealt with what the case needed, and who; their note is free text: it goes
+        "attention_dismissed": {reason: {"at": mark.get("at"), "actor": mark.get("actor")}
+                                for reason, mark in (case.get("attention_dismissed") or {}).items()},
         "erased_at": at, "open_person_slot": case["_id"],
     }
 
@@ -190,7 +194,8 @@ def _when(value):
 
 
 def visit_projection(envelope: dict) -> dict | None:
-    """What the case itself learns from safety's events (its `visit` and sort urgency)."""
+    """What the case itself learns from safety's events (its `visit`, sort urgency and what the
+    coordinator's queue reads: attention.facts_of)."""
     data = envelope["data"]
     if envelope["event_type"] == "visit_requested":
         return {"visit": {"visit_id": data["visit_id"], "status": "requested", "reference": data.get("reference"),
@@ -199,7 +204,11 @@ def visit_projection(envelope: dict) -> dict | None:
                 "urgency": PRIORITY_URGENCY.get(data["priority"], 0)}
     if envelope["event_type"] == "fire_risk_without_consent":
         # high fire risk and no consent: the coordinator must act, so the case rises like a visit would
-        return {"urgency": PRIORITY_URGENCY.get(data.get("priority"), 0) or PRIORITY_URGENCY["high"]}
+        return {"urgency": PRIORITY_URGENCY.get(data.get("priority"), 0) or PRIORITY_URGENCY["high"],
+                "fire_risk_without_consent_at": _when(envelope["occurred_at"])}
+    if envelope["event_type"] == "visit_overdue":
+        # safety said the visit is overdue: the coordinator's queue shows it (attention.py)
+        return {"visit_overdue": {"visit_id": data.get("visit_id"), "at": _when(envelope["occurred_at"])}}
     if envelope["event_type"] == "visit_status_changed":
         open_visit = data["status"] in ("requested", "acknowledged", "scheduled")
         return {"visit": {"visit_id": data["visit_id"], "status": data["status"],

@@ -33,14 +33,31 @@ def referral_event(event_type: str, case: dict, correlation_id: str, data: dict)
                      producer=PRODUCER, data=data)
 
 
+# What a timeline entry keeps of its event's data for the reports (reports.py): codes, ids and times,
+# never personal data. Other events keep none.
+FACTS = {
+    "case_status_changed": ("from", "to"),
+    "visit_requested": ("visit_id", "priority", "due_by"),
+    "visit_status_changed": ("visit_id", "change", "from", "status", "priority", "due_by", "scheduled_for",
+                             "outcome"),
+    # notifications' group sessions (kept from the first one received, for an attendance report)
+    "session_attendance_recorded": ("session_id", "kind", "starts_at", "attended"),
+}
+
+
 def timeline_entry(envelope: dict, summary: str, *, actor: str | None = None, reason: str | None = None) -> dict:
     """One line of a case's story; a coordinator's own moves keep who made them and why."""
     at = envelope["occurred_at"]
-    return {"event_id": envelope["event_id"],
-            "at": datetime.fromisoformat(at) if isinstance(at, str) else at,
-            "type": envelope["event_type"], "summary": summary,
-            "source": envelope["producer"], "correlation_id": envelope["correlation_id"],
-            "actor": actor, "reason": reason}
+    entry = {"event_id": envelope["event_id"],
+             "at": datetime.fromisoformat(at) if isinstance(at, str) else at,
+             "type": envelope["event_type"], "summary": summary,
+             "source": envelope["producer"], "correlation_id": envelope["correlation_id"],
+             "actor": actor, "reason": reason}
+    data = envelope.get("data") or {}
+    facts = {key: data[key] for key in FACTS.get(envelope["event_type"], ()) if data.get(key) is not None}
+    if facts:
+        entry["facts"] = facts
+    return entry
 
 
 def summarise(envelope: dict) -> str:
@@ -68,6 +85,10 @@ def _summary(envelope: dict) -> str:
         return f"Home Fire Safety Visit {_words(data.get('status'))}"
     if kind == "visit_overdue":
         return f"Home Fire Safety Visit overdue (was due by {_when(data.get('due_by'))})"
+    if kind == "notification_sent" and data.get("channel") == "letter":
+        # a letter is sent when a coordinator marks it posted (notifications: ready_to_print until then)
+        return (f"Letter '{data.get('template')}' to "
+                f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} printed and posted")
     if kind == "notification_sent":
         return (f"Message '{data.get('template')}' sent to "
                 f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} by {data.get('channel')}")

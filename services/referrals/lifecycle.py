@@ -76,6 +76,15 @@ def allowed_moves(current: CaseStatus | str, held_from: CaseStatus | str | None 
     return _FORWARD_MOVES[current] | {CaseStatus.ON_HOLD, CaseStatus.CANCELLED}
 
 
+_LIFECYCLE_ORDER = tuple(CaseStatus)
+
+
+def next_statuses(case: dict) -> list[str]:
+    """The statuses a stored case may move to next, in lifecycle order (what a coordinator is offered)."""
+    moves = allowed_moves(case["status"], case.get("held_from"))
+    return [status.value for status in _LIFECYCLE_ORDER if status in moves]
+
+
 def next_status(
     current: CaseStatus | str, to: CaseStatus | str, held_from: CaseStatus | str | None = None
 ) -> CaseStatus:

@@ -32,6 +32,7 @@ from services.common.envelope import utcnow
 from services.common.idempotency import apply_once, insert_once
 from services.common.mongo import Repository
 
+from . import attention
 from .domain import postcode_district
 
 
@@ -63,6 +64,7 @@ class CaseRepository(Repository):
         self.cases.create_index("list_stale")
         self.case_list.create_index("status")
         self.timeline_events.create_index("case_id")
+        self.timeline_events.create_index("type")  # reports ask for one kind of event (exports.py)
         if self.migrate_once("cases.open_person_slot"):
             self._backfill_person_slots()
         # one open case per person: two referrals arriving at once cannot both open one
@@ -75,6 +77,9 @@ class CaseRepository(Repository):
                                              "referrals.received_at": 1}):
                 self.case_list.update_one({"_id": case["_id"]}, {"$set": {"referrals": listed_referrals(case)}})
             self.db["meta"].update_one({"_id": "case_list"}, {"$inc": {"version": 1}}, upsert=True)  # caches re-read
+        if self.migrate_once("case_list.attention"):
+            # listings written before they carried the queue's facts, names and dates: the sweep rebuilds them
+            self.cases.update_many({}, {"$set": {"list_stale": True}})
 
     def _backfill_lookups_and_listings(self) -> None:
         """Cases stored before `lookups` and `case_list` existed (a one-off read of every case)."""
@@ -242,13 +247,21 @@ class CaseRepository(Repository):
             self.refresh_listing(case_id)
         return len(stale)
 
-    def list_cases(self, *, status=None, level=None, q=None, page=1, per_page=20) -> tuple[list[dict], int]:
+    def list_cases(self, *, status=None, level=None, q=None, needs_action=False, page=1, per_page=20,
+                   now=None, threshold=attention.DEFAULT_SAFEGUARDING_CIR_THRESHOLD) -> tuple[list[dict], int]:
+        """A page of the list and its total; each line with `needs_action` as of `now` (attention.py).
+        `needs_action=True`: only the cases that need the coordinator, most urgent first (the queue)."""
         term = search_term(q) if q else None
+        now = now or utcnow()
         lines = [d for d in self._listings()
                  if (not status or d["status"] == status) and (not level or d.get("level") == level)
                  and (not term or term in d.get("search", ""))]
-        start = (page - 1) * per_page
-        return lines[start:start + per_page], len(lines)
+        start, end = (page - 1) * per_page, page * per_page
+        if needs_action:
+            ranked = attention.queue(lines, now, threshold)
+            return [{**line, "needs_action": needs} for line, needs in ranked[start:end]], len(ranked)
+        return [{**line, "needs_action": attention.needs_action(line.get("attention"), now, threshold)}
+                for line in lines[start:end]], len(lines)
 
     def _listings(self) -> list[dict]:
         """Every line of the list, most urgent first; read again only when a refresh moved the version."""
@@ -316,8 +329,13 @@ def listing_of(case: dict) -> dict:
              person.get("given_name") or "", person.get("family_name") or "", postcode, postcode.replace(" ", "")]
     visit = case.get("visit") or {}
     return {"reference": case["reference"], "status": case["status"], "level": case.get("level"),
-            "cir_max": case.get("cir_max"), "visit": {"status": visit.get("status"),
-                                                      "priority": visit.get("priority")} if visit else None,
+            "cir_max": case.get("cir_max"), "visit": {"status": visit.get("status"), "priority": visit.get("priority"),
+                                                      "due_by": visit.get("due_by")} if visit else None,
+            # what the list shows of the person; erasure empties both
+            "name": " ".join(n for n in (person.get("given_name"), person.get("family_name")) if n),
+            "postcode": postcode, "received_at": attention.received_at(case),
+            # what the coordinator's queue reads; the reasons themselves depend on the time of reading
+            "attention": attention.facts_of(case),
             "open": case.get("open", True), "urgency": case.get("urgency", 0),
             "created_at": case.get("created_at"), "updated_at": case.get("updated_at"),
             # each referral's reference, agency and date: the referrers' own lists (GET /referrals)

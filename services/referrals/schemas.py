@@ -32,6 +32,7 @@ from services.common.auth import AGENCIES
 from services.common.fields import UtcDateTime
 from services.common.vocabulary import CONSENT_SCOPES, uk_mobile
 
+from .attention import DISMISSIBLE, REASONS
 from .lifecycle import CaseStatus
 
 ROOMS = ("living_room", "kitchen", "bedroom", "other")
@@ -444,6 +445,9 @@ class CasesQuerySchema(_StrictSchema):
     level = fields.Integer(validate=validate.OneOf(CASE_LEVELS, error="must be one of: {choices}"))
     q = fields.String(validate=validate.Length(min=2, max=100, error="must be from {min} to {max} characters"),
                       metadata={"description": "a reference (or part of one), a name or a postcode"})
+    needs_action = fields.Boolean(metadata={
+        "description": "true: only the cases that need the coordinator (the queue), most urgent first; "
+                       "false or absent: every case, open and most urgent first, closed last"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000, error="must be from {min} to {max}"))
     per_page = fields.Integer(
         load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE, error="must be from {min} to {max}")
@@ -477,6 +481,17 @@ class CirRatingRequestSchema(_StrictSchema):
     def _rated_already(self, value: date, **kwargs: Any) -> None:
         if value > datetime.now(timezone.utc).date():
             raise ValidationError("cannot be in the future")
+
+
+class AttentionDismissalSchema(_StrictSchema):
+    """``POST /cases/{case_id}/attention``: the coordinator dealt with one reason the case needed them."""
+
+    reason = fields.String(required=True, validate=validate.OneOf(REASONS, error="must be one of: {choices}"),
+                           metadata={"description": "one of the case's needs_action reasons; only "
+                                                    + ", ".join(r for r in REASONS if r in DISMISSIBLE)
+                                                    + " can be marked (the others clear as the case or "
+                                                      "visit moves: 409 not_dismissible)"})
+    note = _Text(NOTE_MAX, metadata={"description": "what was done (free text; erased with the case)"})
 
 
 class ConsentWithdrawalSchema(_StrictSchema):
@@ -532,6 +547,26 @@ class ReferralListSchema(_ResponseSchema):
     per_page = fields.Integer(required=True)
 
 
+class NeedsActionSchema(_ResponseSchema):
+    """One reason a case needs the coordinator now (services/referrals/attention.py)."""
+
+    reason = fields.String(required=True, validate=validate.OneOf(REASONS), metadata={
+        "description": "fire_risk_no_consent, safeguarding (a room's latest CIR >= SAFEGUARDING_CIR_THRESHOLD, "
+                       "default 7), visit_overdue, visit_due_soon (within 24 h), visit_no_access, visit_declined, "
+                       "visit_cancelled, first_contact_due (5 working days in England from the first referral, "
+                       "until first contact: in_progress), do_not_contact, new_referral"})
+    since = UtcDateTime(required=True, allow_none=True, metadata={"description": "since when the case needs it"})
+    due_by = UtcDateTime(required=True, allow_none=True, metadata={
+        "description": "when it is due (in the past: overdue); null when there is no deadline"})
+
+
+def _needs_action_list(**kwargs: Any) -> fields.List:
+    return fields.List(fields.Nested(NeedsActionSchema), metadata={
+        "description": "why the case needs the coordinator now, most urgent first: overdue or risk reasons "
+                       "(fire risk without consent, safeguarding, visit overdue) first, then in the order of "
+                       "the reasons listed, then the earliest due_by; empty for a closed case"}, **kwargs)
+
+
 class CaseSummarySchema(_ResponseSchema):
     case_id = fields.String(required=True)
     reference = fields.String(required=True)
@@ -540,7 +575,13 @@ class CaseSummarySchema(_ResponseSchema):
     cir_max = fields.Integer(required=True, validate=validate.Range(min=CIR_MIN, max=CIR_MAX))
     visit_status = fields.String(required=True, allow_none=True)
     visit_priority = fields.String(allow_none=True)
+    visit_due_by = UtcDateTime(allow_none=True)
     updated_at = UtcDateTime(required=True)
+    name = fields.String(required=True, metadata={"description": "the person's given and family name; "
+                                                                 "empty after erasure"})
+    postcode = fields.String(required=True, metadata={"description": "empty after erasure"})
+    received_at = UtcDateTime(required=True, allow_none=True, metadata={"description": "the first referral"})
+    needs_action = _needs_action_list(required=True)
 
 
 class CaseListSchema(_ResponseSchema):
@@ -607,6 +648,13 @@ class CaseDetailSchema(_ResponseSchema):
         "description": "open cases that may be the same person (a near match): a coordinator decides"})
     cir_trend = fields.Dict(keys=fields.String(), values=fields.List(fields.Dict()),
                             metadata={"description": "each room's ratings over time, oldest first"})
+    version = fields.Integer(metadata={
+        "description": "goes up by one with every change a coordinator or a referral makes; a page that shows "
+                       "the case can tell that it changed since"})
+    next_statuses = fields.List(fields.String(), metadata={
+        "description": "the statuses this case may move to next (POST /cases/{case_id}/transitions), in "
+                       "lifecycle order; empty for a closed case"})
+    needs_action = _needs_action_list()
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     erased_at = UtcDateTime(allow_none=True)

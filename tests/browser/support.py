@@ -123,3 +123,13 @@ def sign_in(page, portal, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def book_visit_with_mouse(page, when) -> None:
+    """On a visit's page: type the date and time of `when` (London) and book it."""
+    group = page.get_by_role("group", name="Date of the visit")
+    for label, value in zip(("Day", "Month", "Year"), (when.day, when.month, when.year)):
+        group.get_by_label(label, exact=True).fill(str(value))
+    page.get_by_label("Time of the visit").fill(f"{when:%H:%M}")
+    page.get_by_role("button", name="Book visit").click()
+    page.get_by_text("The visit is booked.").wait_for()

@@ -12,7 +12,7 @@ import requests
 from services.common.people import PeopleStore
 from services.portal.display import LONDON
 from tests.browser.conftest import check_page
-from tests.browser.support import account_with_password, sign_in, tab_to, type_into
+from tests.browser.support import account_with_password, book_visit_with_mouse, sign_in, tab_to, type_into
 from tests.support import referral, wait_until
 
 CONFLICT = "Someone else has just updated this visit — here is what it says now"
@@ -75,12 +75,7 @@ def test_officer_journey_with_the_mouse(portal, page, officer, tokens):
     page.get_by_role("button", name="Acknowledge visit").click()
     page.get_by_text("You have acknowledged this visit.").wait_for()
     when = tomorrow_at(10, 30)
-    group = page.get_by_role("group", name="Date of the visit")
-    for label, value in zip(("Day", "Month", "Year"), (when.day, when.month, when.year)):
-        group.get_by_label(label, exact=True).fill(str(value))
-    page.get_by_label("Time of the visit").fill("10:30")
-    page.get_by_role("button", name="Book visit").click()
-    page.get_by_text("The visit is booked.").wait_for()
+    book_visit_with_mouse(page, when)
     assert f"{when:%a} {when.day} {when:%b}, 10:30" in page.locator("#visit-details").inner_text()
     with page.expect_download() as download:
         page.get_by_role("link", name="Add to calendar (.ics)").click()

@@ -209,7 +209,8 @@ class Notifications:
     def settled(self, case_id):
         """Every message sent, failed or suppressed, and every event published."""
         docs = list(self.db["notifications"].find({"case_id": case_id}))
-        return docs and all(d["status"] in ("sent", "failed", "suppressed") and not d.get("outbox_pending")
+        return docs and all(d["status"] in ("sent", "failed", "suppressed", "ready_to_print")
+                            and not d.get("outbox_pending")
                             for d in docs) and docs
 
 

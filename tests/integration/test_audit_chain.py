@@ -30,6 +30,17 @@ def test_concurrent_appends_never_fork_the_chain(mongo_client, databases):
     assert head["seq"] == 32
 
 
+def test_two_processes_appending_in_turn_never_fork_the_chain(mongo_client, databases):
+    # each remembers the last entry it appended; the other's appends make that stale
+    mine, theirs = (AuditChain(mongo_client[databases["referrals"]], "referrals") for _ in range(2))
+    for n in range(5):
+        mine.append([record(n)])
+        theirs.append([record(10 + n), record(20 + n)])
+    result = mine.verify()
+    assert result.intact, result.problems
+    assert result.entries == 15 and mine.heads.find_one({"_id": "referrals"})["seq"] == 15
+
+
 def test_a_head_left_behind_by_a_crash_is_walked_forward(mongo_client, databases):
     chain = AuditChain(mongo_client[databases["referrals"]], "referrals")
     chain.append([record(1), record(2)])

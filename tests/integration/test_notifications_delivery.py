@@ -133,7 +133,7 @@ def test_letter_for_preferred_contact_letter(start_notifications, mailbox, tmp_p
     referral = referral_received(person__preferred_contact="letter",
                                  occurred_at=datetime(2026, 7, 1, 23, 30, tzinfo=timezone.utc))
     service.publish(referral)
-    doc = service.wait_status(referral["case_id"], "person_welcome", "sent")
+    doc = service.wait_status(referral["case_id"], "person_welcome", "ready_to_print")  # until posted
     letter = Path(doc["receipt"])
     assert letter.parent == tmp_path / "letters"
     text = letter.read_text(encoding="utf-8")

@@ -84,7 +84,7 @@ def test_letters_are_not_held_by_quiet_hours(start_notifications, mailbox):
     service = start_notifications(**smtp(mailbox), QUIET_HOURS=spec, NOTIFY_TRIAGE_WAIT_SECONDS=0.2)
     referral = referral_received(person__preferred_contact="letter")
     service.publish(referral)
-    assert service.wait_status(referral["case_id"], "person_welcome", "sent")["channel"] == "letter"
+    assert service.wait_status(referral["case_id"], "person_welcome", "ready_to_print")["channel"] == "letter"
 
 
 def test_withdrawn_contact_consent_suppresses_what_waits_and_what_comes(start_notifications, mailbox,
@@ -133,7 +133,7 @@ def test_erasure_keeps_only_anonymous_records(start_notifications, mailbox, tmp_
     letter_referral = referral_received(person__preferred_contact="letter")
     case_id = letter_referral["case_id"]
     service.publish(letter_referral)
-    letter = service.wait_status(case_id, "person_welcome", "sent")["receipt"]
+    letter = service.wait_status(case_id, "person_welcome", "ready_to_print")["receipt"]
     wait_until(lambda: service.settled(case_id), message="all settled")
     assert (tmp_path / "letters").exists() and len(list((tmp_path / "letters").iterdir())) == 1
 
@@ -149,12 +149,13 @@ def test_erasure_keeps_only_anonymous_records(start_notifications, mailbox, tmp_
     assert service.db["contacts"].find_one({"_id": case_id}).keys() == {"_id", "erased_at",
                                                                         "applied_events"}
     docs = list(service.db["notifications"].find({"case_id": case_id}))
-    assert {(d["template"], d["audience"], d["status"]) for d in docs} == {
-        ("referrer_receipt", "referrer", "sent"), ("coordinator_alert", "coordinator", "sent"),
-        ("person_welcome", "person", "sent")}
+    # the letter was never posted: it never will be
+    assert {(d["template"], d["audience"], d["status"], d["suppressed_reason"]) for d in docs} == {
+        ("referrer_receipt", "referrer", "sent", None), ("coordinator_alert", "coordinator", "sent", None),
+        ("person_welcome", "person", "suppressed", "case_erased")}
     for doc in docs:
         assert doc["to"] == {} and doc["context"] == {} and doc["receipt"] is None
-        assert doc["created_at"] and doc["sent_at"] and doc["erased_at"]
+        assert doc["created_at"] and doc["erased_at"] and (doc["sent_at"] or doc["template"] == "person_welcome")
     stored = repr(docs) + repr(list(service.db["contacts"].find())) + repr(parked)
     for personal in ("Ada", "Jones", "Station Road", "HA1 2AB", "07700", PERSON_EMAIL, "Sam Patel",
                      REFERRER_EMAIL):
@@ -167,7 +168,7 @@ def test_erasure_keeps_only_anonymous_records(start_notifications, mailbox, tmp_
     assert service.db["notifications"].count_documents({"case_id": case_id}) == 3
     log = requests.get(f"{service.url}/notifications", params={"case_id": case_id},
                        headers={"Authorization": f"Bearer {tokens['coordinator']}"}, timeout=10).json()
-    assert len(log["items"]) == 3 and {i["status"] for i in log["items"]} == {"sent"}
+    assert len(log["items"]) == 3 and {i["status"] for i in log["items"]} == {"sent", "suppressed"}
     # a redelivered referral does not bring the details back
     service.publish(letter_referral)
     assert service.db["contacts"].find_one({"_id": case_id}).keys() == {"_id", "erased_at",

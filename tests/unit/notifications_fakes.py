@@ -14,7 +14,7 @@ from services.common.idempotency import DocumentMissing
 from services.notifications.channels import TransientDeliveryError
 from services.notifications.delivery import Channels
 from services.notifications.messages import load_group, triage_key
-from services.notifications.repository import PERSONAL_FIELDS, NotificationRepository
+from services.notifications.repository import NOT_GONE, PERSONAL_FIELDS, NotificationRepository
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
 GROUP = load_group()
@@ -160,7 +160,7 @@ class InMemoryNotifications(NotificationRepository):
     def suppress_pending(self, case_id, reason, audience=None, keep=()):
         suppressed = 0
         for doc in self.messages.values():
-            if (doc["case_id"] == case_id and doc["status"] == "pending"
+            if (doc["case_id"] == case_id and doc["status"] in NOT_GONE
                     and audience in (None, doc["audience"]) and doc["template"] not in keep):
                 doc.update(status="suppressed", suppressed_reason=reason, next_attempt_at=None)
                 suppressed += 1

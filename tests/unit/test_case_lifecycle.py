@@ -171,3 +171,11 @@ def test_cir_level_refuses_a_rating_off_the_scale(cir_max):
 def test_cir_level_refuses_thresholds_that_leave_a_level_unreachable(level_2_from, level_3_from):
     with pytest.raises(ValueError):
         cir_level(5, level_2_from=level_2_from, level_3_from=level_3_from)
+
+
+def test_next_statuses_are_offered_in_lifecycle_order():
+    from services.referrals.lifecycle import next_statuses
+
+    assert next_statuses({"status": "received"}) == ["accepted", "rejected", "on_hold", "cancelled"]
+    assert next_statuses({"status": "on_hold", "held_from": "accepted"}) == ["accepted", "cancelled"]
+    assert next_statuses({"status": "completed", "held_from": None}) == []

@@ -38,6 +38,14 @@ def test_a_delivery_failure_reason_is_still_scrubbed_of_contact_details():
                        "550 mailbox [email] unknown; call [phone]")
 
 
+def test_a_letter_reads_as_posted_when_a_coordinator_marks_it():
+    summary = summarise(event("notification_sent", template="person_welcome", audience="person", channel="letter",
+                              posted_by="coordinator:k1"))
+    assert summary == "Letter 'person_welcome' to the person printed and posted"
+    assert summarise(event("notification_sent", template="person_welcome", audience="person", channel="email")) \
+        == "Message 'person_welcome' sent to the person by email"
+
+
 @pytest.mark.parametrize("data, summary", [
     ({"kind": "online", "starts_at": "2026-12-03T18:30:00+00:00", "attended": True},
      "Came to the online session on 3 Dec"),

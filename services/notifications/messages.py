@@ -22,9 +22,12 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from services.common.vocabulary import CONTACT_SCOPES, FIRE_SERVICE_SCOPES, uk_mobile
+from services.common.vocabulary import CONSENT_ALL, CONTACT_SCOPES, FIRE_SERVICE_SCOPES, uk_mobile
 
-AUDIENCES = ("person", "referrer", "coordinator", "fire_service")
+AUDIENCES = ("person", "referrer", "coordinator", "fire_service", "supporter")
+# Written to as themselves, on the channel they chose and outside quiet hours: the person, and a
+# family member or friend who supports them (a group session for supporters).
+PEOPLE = frozenset({"person", "supporter"})
 CHANNELS = ("email", "sms", "letter")
 
 # Why a message is recorded as suppressed instead of being sent.
@@ -96,6 +99,26 @@ def person_suppression(contacts: dict) -> str | None:
     return None
 
 
+def supporter_suppression(contacts: dict) -> str | None:
+    """Why nothing may be sent to the person's supporters now: the person withdrew every consent.
+
+    Their own "do not contact me" is about them; a supporter keeps their own wishes (removal).
+    """
+    if CONSENT_ALL in set(contacts.get("withdrawn") or ()):
+        return CONSENT_WITHDRAWN
+    return None
+
+
+def written_to(audience: str, someone: dict, template: str, context: dict,
+               suppressed: str | None) -> PlannedMessage:
+    """A message to the person or a supporter, on their own channel (person_route)."""
+    route = person_route(someone)
+    if route is None:
+        return PlannedMessage(audience, template, "letter", {}, context, suppressed or NO_CONTACT_DETAIL)
+    channel, to = route
+    return PlannedMessage(audience, template, channel, to, context, suppressed)
+
+
 # Sent to the fire service team even after consent to share is withdrawn: it names nobody
 # (the reference only) and is what stops a crew turning up at the door.
 FIRE_SERVICE_WITHDRAWAL_NOTICE = "fire_service_request_withdrawn"
@@ -164,13 +187,7 @@ class _Case:
     def person(self, template: str, **context) -> PlannedMessage:
         person = self.contacts["person"]
         context = {"given_name": person["given_name"], "date": self.today.isoformat(), **context}
-        route = person_route(person)
-        suppressed = person_suppression(self.contacts)
-        if route is None:
-            return PlannedMessage("person", template, "letter", {}, context,
-                                  suppressed or NO_CONTACT_DETAIL)
-        channel, to = route
-        return PlannedMessage("person", template, channel, to, context, suppressed)
+        return written_to("person", person, template, context, person_suppression(self.contacts))
 
     def referrer(self, template: str, **context) -> PlannedMessage:
         referrer = self.contacts.get("referrer") or {}
@@ -463,3 +480,9 @@ def person_message(contacts: dict, group: dict, today: date, template: str, **co
     """One message to the person outside an event's plan (a group session's invitation,
     reminder or news), on their channel and with their wishes applied as for every message."""
     return _Case(contacts, group, today).person(template, **context)
+
+
+def supporter_message(contacts: dict, supporter: dict, today: date, template: str, **context) -> PlannedMessage:
+    """One message to a supporter of the person (a group session for supporters), on their own channel."""
+    context = {"given_name": supporter["given_name"], "date": today.isoformat(), **context}
+    return written_to("supporter", supporter, template, context, supporter_suppression(contacts))

@@ -42,7 +42,8 @@ class NotificationEntrySchema(_ResponseSchema):
     sent_at = fields.AwareDateTime(allow_none=True)
     suppressed_reason = fields.String(
         allow_none=True, validate=validate.OneOf(
-            ("do_not_contact", "consent_withdrawn", "no_contact_detail", "case_erased", "session_cancelled")))
+            ("do_not_contact", "consent_withdrawn", "no_contact_detail", "case_erased", "session_cancelled",
+                              "supporter_removed")))
     last_error = fields.String(allow_none=True)
 
 

@@ -8,6 +8,7 @@
   the answer and the attendance; found by `case_id` or `session_id` (indexed).
 - `members`: the latest case status per case (from case_status_changed), so coordinators can
   invite everyone accepted.
+- `supporters`: family and friends on a case (supporters.py), found by `case_id` (indexed).
 
 The wake-ups that send session messages ride in the outbox of the invitation (or session)
 they belong to, written in the same single-document write as the change that causes them.
@@ -43,11 +44,16 @@ class SessionRepository(Repository):
     def members(self):
         return self.db["members"]
 
+    @property
+    def supporters(self):
+        return self.db["supporters"]
+
     def ensure_indexes(self) -> None:
         self.sessions.create_index("month")
         self.invitations.create_index("case_id")
         self.invitations.create_index("session_id")
         self.members.create_index("status")
+        self.supporters.create_index("case_id")
         if self.migrate_once("members.from_acceptance_invitations"):
             # cases accepted before sessions were recorded: their acceptance invitation says so
             for doc in self.db["notifications"].find({"template": "person_invitation"}, {"case_id": 1}):
@@ -126,6 +132,7 @@ class SessionRepository(Repository):
         raise SessionFull("the session is too busy to take the answer now")  # read again next time
 
     def release_seat(self, session_id: str, case_id: str) -> bool:
+        """A no (or an erasure) frees the place of this invitee (a case, or a supporter)."""
         key = f"seats.{seat_key(case_id)}"
         result = self.sessions.update_one({"_id": session_id, key: {"$exists": True}},
                                           {"$unset": {key: ""}, "$inc": {"seats_taken": -1}})
@@ -185,21 +192,42 @@ class SessionRepository(Repository):
         return sorted(doc["_id"] for status in sorted(statuses)
                       for doc in self.members.find({"status": status}, {"_id": 1}))
 
-    # -- erasure ---------------------------------------------------------------------------
-    def erase_case(self, case_id: str) -> int:
-        """The case's invitations, answers and attendance go; a session keeps its counts.
+    # -- supporters ---------------------------------------------------------------------------
+    def add_supporter(self, supporter: dict) -> None:
+        self.supporters.insert_one(supporter)
 
-        A seat the person held at a session still to come is freed; a past session keeps the
-        number of people who said yes, without saying who.
-        """
-        erased = 0
-        for invitation in self.invitations_of_case(case_id):
-            key = f"seats.{seat_key(case_id)}"
-            session = self.get(invitation["session_id"])
-            if session is not None and session["status"] == SCHEDULED and session["ends_at"] > utcnow():
-                self.release_seat(session["_id"], case_id)
-            else:
-                self.sessions.update_one({"_id": invitation["session_id"]}, {"$unset": {key: ""}})
-            erased += self.invitations.delete_one({"_id": invitation["_id"]}).deleted_count
+    def supporter(self, supporter_id: str) -> dict | None:
+        return self.supporters.find_one({"_id": supporter_id})
+
+    def supporters_of(self, case_id: str) -> list[dict]:
+        return sorted(self.supporters.find({"case_id": case_id}), key=lambda s: s["added_at"])
+
+    def remove_supporter(self, supporter_id: str, changes: dict) -> bool:
+        result = self.supporters.update_one({"_id": supporter_id, "status": "active"}, {"$set": changes})
+        return result.modified_count == 1
+
+    def invitations_of_supporter(self, supporter_id: str, case_id: str) -> list[dict]:
+        return [i for i in self.invitations_of_case(case_id) if i.get("supporter_id") == supporter_id]
+
+    # -- erasure ---------------------------------------------------------------------------
+    def withdraw_invitation(self, invitation: dict, keep_past: bool = False) -> int:
+        """An invitation goes (erasure, a supporter removed): a place at a session still to come is
+        freed; a past session keeps how many said yes, without saying who. `keep_past`: an
+        invitation to a session that has ended stays (what happened), only its place is forgotten."""
+        holder = invitation.get("supporter_id") or invitation["case_id"]
+        session = self.get(invitation["session_id"])
+        if session is not None and session["status"] == SCHEDULED and session["ends_at"] > utcnow():
+            self.release_seat(session["_id"], holder)
+        else:
+            self.sessions.update_one({"_id": invitation["session_id"]}, {"$unset": {f"seats.{seat_key(holder)}": ""}})
+            if keep_past:
+                return 0
+        return self.invitations.delete_one({"_id": invitation["_id"]}).deleted_count
+
+    def erase_case(self, case_id: str) -> int:
+        """The case's invitations, answers and attendance go (its supporters' too, and the
+        supporters themselves); a session keeps its counts."""
+        erased = sum(self.withdraw_invitation(invitation) for invitation in self.invitations_of_case(case_id))
         self.members.delete_one({"_id": case_id})
+        self.supporters.delete_many({"case_id": case_id})
         return erased

@@ -12,7 +12,7 @@ from services.common.consumer import consumes
 from services.common.envelope import utcnow
 from services.common.http import api, correlation_id_of, read_json, register_error
 from services.common.logs import bind_context, clear_context, get_logger
-from services.common.mongo import MongoStore
+from services.common.mongo import MongoStore, storable
 from services.common.openapi import Route
 from services.common.vocabulary import CASE_ERASED, CASE_STATUS_CHANGED
 from services.common.web import http
@@ -23,11 +23,13 @@ from .session_repository import SessionRepository
 from .session_schemas import (
     AttendanceHistorySchema, AttendanceQuerySchema, AttendanceResultSchema, AttendanceSchema, CancelSchema,
     InvitationResultSchema, InvitationsSchema, NewSessionSchema, PublicSessionSchema, ReplyResultSchema,
-    ReplySchema, SessionChangeSchema, SessionDetailSchema, SessionListSchema, SessionSchema, SessionsQuerySchema,
+    NewSupporterSchema, RemovalSchema, ReplySchema, SessionChangeSchema, SessionDetailSchema, SessionListSchema,
+    SessionSchema, SessionsQuerySchema, SupporterListSchema, SupporterSchema, SupportersQuerySchema,
 )
 from .session_work import (
     PRODUCER, SESSION_CANCELLED, SESSION_CHANGED, SESSION_MESSAGE_DUE, SessionWork, UnknownInvitation,
 )
+from .supporters import UnknownSupporter, supporter_view
 from .sessions import (
     SessionClosed, SessionFull, StaleSession, UnknownSession, coordinator_view, invitation_view, public_view,
     require_open,
@@ -38,6 +40,7 @@ register_error(UnknownSession, 404, "not_found")
 register_error(StaleSession, 409, "conflict")
 register_error(SessionClosed, 409, "session_closed")
 register_error(SessionFull, 409, "session_full")
+register_error(UnknownSupporter, 404, "not_found")
 
 COORDINATOR = ("coordinator",)
 CHANGE_ERRORS = (400, 401, 403, 404, 409, 413, 415)
@@ -64,14 +67,26 @@ SESSION_ROUTES = [
           roles=COORDINATOR, request=CancelSchema, response=SessionSchema, errors=CHANGE_ERRORS),
     Route("POST", "/sessions/{session_id}/invitations",
           "Invite members (`case_ids`) or every accepted member (`all_accepted: true`) on their own "
-          "channel, with a yes/no reply link and a reminder the day before; each member once",
+          "channel, with a yes/no reply link and a reminder the day before; each member once. At a "
+          "supporters' session the same names whose supporters are invited",
           roles=COORDINATOR, request=InvitationsSchema, response=InvitationResultSchema, errors=CHANGE_ERRORS),
     Route("POST", "/sessions/{session_id}/replies",
-          "Record a member's answer for them; a yes beyond the capacity is 409 `session_full`",
+          "Record a member's (or a supporter's) answer for them; a yes beyond the capacity is 409 "
+          "`session_full`",
           roles=COORDINATOR, request=ReplySchema, response=ReplyResultSchema, errors=CHANGE_ERRORS),
     Route("POST", "/sessions/{session_id}/attendance",
           "After the session starts: who came and who did not (each goes on the case's timeline)",
           roles=COORDINATOR, request=AttendanceSchema, response=AttendanceResultSchema, errors=CHANGE_ERRORS),
+    Route("POST", "/supporters", "Add a family member or friend who supports a member, with the person's "
+                                 "consent (who obtained it, when) and their own contact details and choice of "
+                                 "channel; they are invited to sessions for supporters",
+          roles=COORDINATOR, request=NewSupporterSchema, response=SupporterSchema, status=201,
+          errors=(400, 401, 403, 413, 415)),
+    Route("GET", "/supporters", "A case's supporters (removed ones without their details)",
+          roles=COORDINATOR, query=SupportersQuerySchema, response=SupporterListSchema),
+    Route("POST", "/supporters/{supporter_id}/removal",
+          "Remove a supporter: their details go, nothing more is sent to them, a place they held is freed",
+          roles=COORDINATOR, request=RemovalSchema, response=SupporterSchema, errors=CHANGE_ERRORS),
     Route("GET", "/r/{token}", "The reply link's page (HTML): the question and two buttons; changes nothing",
           extra_responses={400: "A link that is not right", 404: "An invitation no longer held",
                            410: "Replies have closed, or the session was cancelled"}),
@@ -150,7 +165,7 @@ class SessionEntrypoints:
     def invite_to_session(self, request, principal, session_id):
         body = InvitationsSchema().load(read_json(request))
         result = self._sessions().invite(session_id, body.get("case_ids"), principal.actor, request.correlation_id)
-        for case_id in result["invited"]:
+        for case_id in result["cases"]:
             self.audit.changed(principal, request, "session_invitation_sent", case_id)
         return InvitationResultSchema().dump(result)
 
@@ -158,10 +173,9 @@ class SessionEntrypoints:
     @api(roles=COORDINATOR)
     def record_reply(self, request, principal, session_id):
         body = ReplySchema().load(read_json(request))
-        bind_context(case_id=body["case_id"])
-        result = self._sessions().reply_for(session_id, body["case_id"], body["answer"], principal.actor,
-                                            request.correlation_id)
-        self.audit.changed(principal, request, "session_reply_recorded", body["case_id"])
+        who = {k: body[k] for k in ("case_id", "supporter_id") if k in body}
+        result = self._sessions().reply_for(session_id, who, body["answer"], principal.actor, request.correlation_id)
+        self.audit.changed(principal, request, "session_reply_recorded", result["case_id"])
         return ReplyResultSchema().dump(result)
 
     @http("POST", "/sessions/<string:session_id>/attendance")
@@ -170,9 +184,36 @@ class SessionEntrypoints:
         body = AttendanceSchema().load(read_json(request))
         result = self._sessions().record_attendance(session_id, body["attended"], body["absent"], principal.actor,
                                                     request.correlation_id)
-        for case_id in result["changed"]:
+        for case_id in result["cases"]:
             self.audit.changed(principal, request, "session_attendance_recorded", case_id)
         return AttendanceResultSchema().dump(result)
+
+    # -- supporters: family and friends on a case -----------------------------------------------
+    @http("POST", "/supporters")
+    @api(roles=COORDINATOR)
+    def add_supporter(self, request, principal):
+        fields = storable(NewSupporterSchema().load(read_json(request)))
+        bind_context(case_id=fields["case_id"])
+        supporter = self._sessions().add_supporter(fields, principal.actor)
+        self.audit.changed(principal, request, "supporter_added", supporter["case_id"])
+        return 201, SupporterSchema().dump(supporter_view(supporter))
+
+    @http("GET", "/supporters")
+    @api(roles=COORDINATOR)
+    def list_supporters(self, request, principal):
+        case_id = SupportersQuerySchema().load(request.args.to_dict())["case_id"]
+        bind_context(case_id=case_id)
+        found = self.session_store.supporters_of(case_id)
+        self.audit.read(principal, request, "supporters_read", case_id)
+        return SupporterListSchema().dump({"items": [supporter_view(s) for s in found]})
+
+    @http("POST", "/supporters/<string:supporter_id>/removal")
+    @api(roles=COORDINATOR)
+    def remove_supporter(self, request, principal, supporter_id):
+        reason = RemovalSchema().load(read_json(request))["reason"]
+        supporter = self._sessions().remove_supporter(supporter_id, reason, principal.actor)
+        self.audit.changed(principal, request, "supporter_removed", supporter["case_id"])
+        return SupporterSchema().dump(supporter_view(supporter))
 
     # -- the person's reply link (no sign-in: the signed token is the key) --------------------
     @http("GET", "/r/<string:token>")

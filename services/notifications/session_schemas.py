@@ -77,11 +77,21 @@ class InvitationsSchema(_Request):
 
 
 class ReplySchema(_Request):
-    case_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    """A member's answer (`case_id`), or a supporter's at a supporters' session (`supporter_id`)."""
+
+    case_id = fields.String(validate=validate.Length(min=1, max=200))
+    supporter_id = fields.String(validate=validate.Length(min=1, max=200))
     answer = fields.String(required=True, validate=validate.OneOf(ANSWERS))
+
+    @validates_schema
+    def one_invitee(self, data, **kwargs):
+        if ("case_id" in data) == ("supporter_id" in data):
+            raise ValidationError({"_schema": ['give either "case_id" or "supporter_id"']})
 
 
 class AttendanceSchema(_Request):
+    """Case ids at a members' session, supporter ids at a supporters' session."""
+
     attended = _case_ids(load_default=list)
     absent = _case_ids(load_default=list)
 
@@ -144,6 +154,7 @@ class SessionListSchema(_Response):
 
 class InvitationEntrySchema(_Response):
     case_id = fields.String(required=True)
+    supporter_id = fields.String(allow_none=True, metadata={"description": "set at a supporters' session"})
     invited_at = fields.AwareDateTime(allow_none=True, metadata={"description": "none: came without one"})
     answer = fields.String(allow_none=True, validate=validate.OneOf(ANSWERS))
     answered_at = fields.AwareDateTime(allow_none=True)
@@ -157,6 +168,9 @@ class SessionDetailSchema(SessionSchema):
 
 class InvitationResultSchema(_Response):
     session_id = fields.String(required=True)
+    invitees = fields.String(required=True, validate=validate.OneOf(("members", "supporters")),
+                             metadata={"description": "whose ids `invited` lists: case ids, or supporter ids "
+                                                      "(the supporters of those cases) at a supporters' session"})
     invited = fields.List(fields.String(), required=True, metadata={"description": "invited now"})
     already_invited = fields.List(fields.String(), required=True,
                                   metadata={"description": "invited before: not invited again"})
@@ -165,6 +179,7 @@ class InvitationResultSchema(_Response):
 class ReplyResultSchema(_Response):
     session_id = fields.String(required=True)
     case_id = fields.String(required=True)
+    supporter_id = fields.String(allow_none=True)
     answer = fields.String(required=True, validate=validate.OneOf(ANSWERS))
     changed = fields.Boolean(required=True)
 
@@ -186,3 +201,67 @@ class HistoryEntrySchema(InvitationEntrySchema):
 class AttendanceHistorySchema(_Response):
     case_id = fields.String(required=True)
     items = fields.List(fields.Nested(HistoryEntrySchema), required=True)
+
+
+# --- supporters ------------------------------------------------------------------------
+
+def _line(maximum: int = 100, **kwargs):
+    return fields.String(validate=validate.Length(min=1, max=maximum), **kwargs)
+
+
+class SupporterAddressSchema(_Request):
+    line1 = _line(required=True)
+    line2 = fields.String(validate=validate.Length(max=100), load_default="")
+    town = _line(required=True)
+    postcode = _line(10, required=True)
+
+
+class PersonConsentSchema(_Request):
+    """The person agreed that this supporter may be involved (and so contacted)."""
+
+    obtained_by = _line(200, required=True, metadata={"example": "Alex Morgan (coordinator)"})
+    obtained_on = fields.Date(required=True)
+
+
+class NewSupporterSchema(_Request):
+    """``POST /supporters``."""
+
+    case_id = _line(200, required=True)
+    given_name = _line(required=True)
+    family_name = _line(required=True)
+    relationship = _line(60, load_default=None, metadata={"example": "daughter"})
+    email = fields.Email(load_default=None, validate=validate.Length(max=254))
+    phone = fields.String(load_default=None, validate=validate.Length(min=5, max=32))
+    address = fields.Nested(SupporterAddressSchema, load_default=None)
+    preferred_contact = fields.String(required=True, validate=validate.OneOf(("email", "sms", "phone", "letter")))
+    person_consent = fields.Nested(PersonConsentSchema, required=True)
+
+
+class RemovalSchema(_Request):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=300),
+                           metadata={"description": "why, in plain words (kept with the removed record)"})
+
+
+class SupportersQuerySchema(_Request):
+    case_id = _line(200, required=True)
+
+
+class SupporterSchema(_Response):
+    supporter_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("active", "removed")))
+    given_name = fields.String(allow_none=True)
+    family_name = fields.String(allow_none=True)
+    relationship = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    address = fields.Dict(allow_none=True)
+    preferred_contact = fields.String(allow_none=True)
+    person_consent = fields.Dict(allow_none=True)
+    added_at = fields.AwareDateTime(allow_none=True)
+    removed_at = fields.AwareDateTime(allow_none=True)
+    removal_reason = fields.String(allow_none=True)
+
+
+class SupporterListSchema(_Response):
+    items = fields.List(fields.Nested(SupporterSchema), required=True)

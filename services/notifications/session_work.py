@@ -26,7 +26,8 @@ from services.common.logs import bind_context, get_logger
 from services.common.vocabulary import SESSION_ATTENDANCE_RECORDED, SESSION_REPLY_RECORDED
 
 from . import sessions as rules
-from .messages import UK, person_message
+from . import supporters
+from .messages import UK, person_message, supporter_message
 
 log = get_logger(__name__)
 
@@ -37,6 +38,7 @@ SESSION_CANCELLED = "session_cancelled"
 SESSION_CHANGED = "session_changed"
 SESSION_EVENT_CASE = ""  # events about a whole session belong to no one case
 SESSION_CANCELLED_REASON = "session_cancelled"  # a pending invitation suppressed by a cancellation
+SUPPORTER_REMOVED_REASON = "supporter_removed"  # a pending message to a supporter since removed
 
 
 class UnknownInvitation(LookupError):
@@ -59,6 +61,8 @@ def session_event(event_type: str, session: dict, correlation_id: str, **data) -
 
 def case_event(event_type: str, invitation: dict, session: dict, correlation_id: str, **data) -> dict:
     """What goes on the case's timeline: the session's kind and start, never its place."""
+    if invitation.get("supporter_id"):
+        data["supporter_id"] = invitation["supporter_id"]
     return new_event(event_type, case_id=invitation["case_id"], correlation_id=correlation_id,
                      producer=PRODUCER,
                      data={"session_id": session["_id"], "kind": session["kind"],
@@ -121,50 +125,58 @@ class SessionWork:
 
     # -- coordinators: invitations, replies, attendance ----------------------------------
     def invite(self, session_id: str, case_ids: list[str] | None, actor: str, correlation_id: str) -> dict:
-        """Invite these members (None: every accepted member); each once, however often asked."""
+        """Invite these members (None: every accepted member), or at a supporters' session their
+        active supporters; each once, however often asked."""
         session = self.store.existing(session_id)
         now = self.clock()
         rules.require_open(session, now, "take invitations")
-        if session["audience"] != "members":
-            raise ValidationError({"_schema": ["this session is for supporters, who are not recorded yet: "
-                                               "members cannot be invited to it"]})
         if case_ids is None:
             case_ids = self.store.members_with(rules.MEMBER_STATUSES)
         else:
-            self._require_members({"case_ids": case_ids})
-        invited, already = [], []
+            self._require_members(case_ids)
+        invitees = [{"case_id": case_id} for case_id in case_ids]
+        if session["audience"] == "supporters":
+            invitees = [{"case_id": s["case_id"], "supporter_id": s["_id"]} for case_id in case_ids
+                        for s in self.store.supporters_of(case_id) if s["status"] == supporters.ACTIVE]
+        invited, already, cases = [], [], set()
         reminder = rules.reminder_due(rules.as_utc(session["starts_at"]), now)
-        for case_id in case_ids:
-            invitation = {"_id": rules.invitation_id(session_id, case_id), "session_id": session_id,
-                          "case_id": case_id, "invited_at": now, "invited_by": actor}
+        for who in invitees:
+            invitation = {"_id": rules.invitation_id(session_id, rules.invitee(who)), "session_id": session_id,
+                          **who, "invited_at": now, "invited_by": actor}
             wake_ups = [message_due(invitation, rules.INVITATION, now, correlation_id)]
             if reminder is not None:
                 wake_ups.append(message_due(invitation, rules.REMINDER, reminder, correlation_id,
                                             starts_at=rules.as_utc(session["starts_at"])))
-            (invited if self.store.invite(invitation, wake_ups) else already).append(case_id)
+            if self.store.invite(invitation, wake_ups):
+                invited.append(rules.invitee(who))
+                cases.add(who["case_id"])
+            else:
+                already.append(rules.invitee(who))
         log.info("session_invitations", session_id=session_id, invited=len(invited), already=len(already))
-        return {"session_id": session_id, "invited": invited, "already_invited": already}
+        # `cases`: whose records changed (the audit trail's entries), not part of the response
+        return {"session_id": session_id, "invitees": session["audience"], "invited": invited,
+                "already_invited": already, "cases": sorted(cases)}
 
-    def _require_members(self, case_ids: dict[str, list[str]]) -> None:
-        """ValidationError naming, under each field, the cases that are not accepted members."""
-        problems: dict[str, list[str]] = {}
-        for field, ids in case_ids.items():
-            for case_id in ids:
-                member = self.store.member(case_id)
-                if member is None:
-                    problems.setdefault(field, []).append(f"{case_id}: no accepted case with this id")
-                elif member["status"] not in rules.MEMBER_STATUSES:
-                    problems.setdefault(field, []).append(
-                        f"{case_id}: the case is {member['status']}, not an accepted member")
+    def _require_members(self, case_ids: list[str]) -> None:
+        """ValidationError naming the cases that are not accepted members."""
+        problems = []
+        for case_id in case_ids:
+            member = self.store.member(case_id)
+            if member is None:
+                problems.append(f"{case_id}: no accepted case with this id")
+            elif member["status"] not in rules.MEMBER_STATUSES:
+                problems.append(f"{case_id}: the case is {member['status']}, not an accepted member")
         if problems:
-            raise ValidationError(problems)
+            raise ValidationError({"case_ids": problems})
 
-    def reply_for(self, session_id: str, case_id: str, answer: str, actor: str, correlation_id: str) -> dict:
-        """The coordinator records what a person said (on the phone, at the door)."""
-        invitation = self.store.invitation(rules.invitation_id(session_id, case_id))
+    def reply_for(self, session_id: str, who: dict, answer: str, actor: str, correlation_id: str) -> dict:
+        """The coordinator records what someone invited said (on the phone, at the door);
+        `who` is {"case_id": ...} for a member, {"supporter_id": ...} for a supporter."""
+        (field, invitee_id), = who.items()
+        invitation = self.store.invitation(rules.invitation_id(session_id, invitee_id))
         if invitation is None:
             self.store.existing(session_id)  # 404 for a session that is not there
-            raise ValidationError({"case_id": ["this case was not invited to this session"]})
+            raise ValidationError({field: ["not invited to this session"]})
         return self.reply(invitation, answer, f"coordinator:{actor}", correlation_id)
 
     def reply(self, invitation: dict, answer: str, via: str, correlation_id: str) -> dict:
@@ -178,43 +190,62 @@ class SessionWork:
         rules.require_open(session, now, "take replies")
         bind_context(case_id=invitation["case_id"])
         if answer == "yes":
-            self.store.take_seat(session["_id"], invitation["case_id"])
+            self.store.take_seat(session["_id"], rules.invitee(invitation))
         event = case_event(SESSION_REPLY_RECORDED, invitation, session, correlation_id, answer=answer,
                            via="link" if via == "link" else "coordinator")
         changed = self.store.record_answer(invitation["_id"], answer, via, now, [event])
         if answer == "no":
-            self.store.release_seat(session["_id"], invitation["case_id"])
+            self.store.release_seat(session["_id"], rules.invitee(invitation))
         log.info("session_reply_recorded" if changed else "session_reply_unchanged", session_id=session["_id"],
                  answer=answer, via="link" if via == "link" else "coordinator")
-        return {"session_id": session["_id"], "case_id": invitation["case_id"], "answer": answer,
-                "changed": changed}
+        return {"session_id": session["_id"], "case_id": invitation["case_id"],
+                "supporter_id": invitation.get("supporter_id"), "answer": answer, "changed": changed}
 
     def record_attendance(self, session_id: str, attended: list[str], absent: list[str], actor: str,
                           correlation_id: str) -> dict:
+        """Who came: case ids at a members' session, supporter ids at a supporters' session; someone
+        who came without an invitation is recorded too (and never messaged)."""
         session = self.store.existing(session_id)
         now = self.clock()
         rules.require_started(session, now)
         marks = rules.attendance_marks(attended, absent)
-        walk_ins = {c for c in marks if self.store.invitation(rules.invitation_id(session_id, c)) is None}
-        self._require_members({"attended": [c for c in attended if c in walk_ins],
-                               "absent": [c for c in absent if c in walk_ins]})
-        changed = []
-        for case_id, mark in marks.items():
-            invitation = {"_id": rules.invitation_id(session_id, case_id), "session_id": session_id,
-                          "case_id": case_id}
-            if case_id in walk_ins:  # came without an invitation: recorded, never messaged
-                self.store.invite({**invitation, "invited_at": None, "invited_by": None}, [])
+        invitations = {i: self.store.invitation(rules.invitation_id(session_id, i)) for i in marks}
+        walk_ins = {i: self._walk_in(session, i) for i, invitation in invitations.items() if invitation is None}
+        problems = {field: [f"{i}: {walk_ins[i]}" for i in ids if isinstance(walk_ins.get(i), str)]
+                    for field, ids in (("attended", attended), ("absent", absent))}
+        if any(problems.values()):
+            raise ValidationError({field: found for field, found in problems.items() if found})
+        changed, cases = [], set()
+        for invitee_id, mark in marks.items():
+            invitation = invitations[invitee_id]
+            if invitation is None:
+                invitation = {"_id": rules.invitation_id(session_id, invitee_id), "session_id": session_id,
+                              **walk_ins[invitee_id], "invited_at": None, "invited_by": None}
+                self.store.invite(invitation, [])
             event = case_event(SESSION_ATTENDANCE_RECORDED, invitation, session, correlation_id,
                                attended=mark == rules.ATTENDED)
             if self.store.record_attendance(invitation["_id"], mark, actor, now, [event]):
-                changed.append(case_id)
+                changed.append(invitee_id)
+                cases.add(invitation["case_id"])
         counts = {rules.ATTENDED: 0, rules.ABSENT: 0}
         for invitation in self.store.invitations_of_session(session_id):
             if invitation.get("attendance") in counts:
                 counts[invitation["attendance"]] += 1
         self.store.mark_finished(session_id, counts)
         log.info("session_attendance_recorded", session_id=session_id, changed=len(changed), **counts)
-        return {"session_id": session_id, "changed": changed, "counts": counts}
+        return {"session_id": session_id, "changed": changed, "counts": counts, "cases": sorted(cases)}
+
+    def _walk_in(self, session: dict, invitee_id: str) -> dict | str:
+        """Who came uninvited ({case_id[, supporter_id]}), or why they cannot be recorded."""
+        if session["audience"] == "supporters":
+            supporter = self.store.supporter(invitee_id)
+            if supporter is None or supporter["status"] != supporters.ACTIVE:
+                return "no supporter with this id"
+            return {"case_id": supporter["case_id"], "supporter_id": invitee_id}
+        member = self.store.member(invitee_id)
+        if member is None or member["status"] not in rules.MEMBER_STATUSES:
+            return "not an accepted member"
+        return {"case_id": invitee_id}
 
     def detail(self, session_id: str) -> tuple[dict, list[dict]]:
         session = self.store.existing(session_id)
@@ -267,8 +298,15 @@ class SessionWork:
             return "erased"
         link = (self.links.link(invitation["_id"], rules.as_utc(session["starts_at"]))
                 if message != rules.CANCELLATION else None)
-        planned = person_message(contacts, self.planner.group, now.astimezone(UK).date(),
-                                 rules.TEMPLATES[message], **rules.message_context(message, session, invitation, link))
+        context = rules.message_context(message, session, invitation, link)
+        today, template = now.astimezone(UK).date(), rules.TEMPLATES[message]
+        if invitation.get("supporter_id"):
+            supporter = self.store.supporter(invitation["supporter_id"])
+            if supporter is None or supporter["status"] != supporters.ACTIVE:
+                return "stale"  # removed since: nothing more goes to them
+            planned = supporter_message(contacts, supporter, today, template, **context)
+        else:
+            planned = person_message(contacts, self.planner.group, today, template, **context)
         if not rules.worth_sending(message, planned.channel):
             log.info("session_message_not_by_letter", message=message)
             return "not_by_letter"
@@ -314,5 +352,35 @@ class SessionWork:
         return self.store.note_member_status(case_id, status, at)
 
     def holdings(self, case_id: str) -> dict:
-        """For subject access: the person's invitations, answers and attendance, with each session."""
-        return {"invitations": self.history(case_id), "membership": self.store.member(case_id)}
+        """For subject access: the person's (and their supporters') invitations, answers and
+        attendance with each session, and the supporters on the case."""
+        return {"invitations": self.history(case_id), "membership": self.store.member(case_id),
+                "supporters": [supporters.supporter_view(s) for s in self.store.supporters_of(case_id)]}
+
+    # -- supporters -------------------------------------------------------------------------------
+    def add_supporter(self, fields: dict, actor: str) -> dict:
+        contacts = self.planner.store.contacts_for(fields["case_id"])
+        if contacts is None or contacts.get("erased_at"):
+            raise ValidationError({"case_id": ["no case with this id"]})
+        supporter = supporters.new_supporter(fields, supporter_id=str(uuid.uuid4()), actor=actor, now=self.clock())
+        self.store.add_supporter(supporter)
+        log.info("supporter_added", case_id=supporter["case_id"], supporter_id=supporter["_id"])
+        return supporter
+
+    def remove_supporter(self, supporter_id: str, reason: str, actor: str) -> dict:
+        """Their details go; nothing more is sent to them; a place they held at a session still to come
+        is freed (what they did at past sessions stays, without them)."""
+        supporter = self.store.supporter(supporter_id)
+        if supporter is None:
+            raise supporters.UnknownSupporter(f"no supporter {supporter_id}")
+        if supporter["status"] == supporters.ACTIVE:
+            self.store.remove_supporter(supporter_id, supporters.removal(actor, reason, self.clock()))
+        withdrawn = 0
+        for invitation in self.store.invitations_of_supporter(supporter_id, supporter["case_id"]):
+            prefix = f"session-{invitation['_id']}-"
+            for doc in self.planner.store.for_case(supporter["case_id"]):
+                if doc["_id"].startswith(prefix):
+                    self.planner.store.suppress(doc["_id"], SUPPORTER_REMOVED_REASON)
+            withdrawn += self.store.withdraw_invitation(invitation, keep_past=True)
+        log.info("supporter_removed", case_id=supporter["case_id"], supporter_id=supporter_id, withdrawn=withdrawn)
+        return self.store.supporter(supporter_id)

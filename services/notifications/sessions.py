@@ -232,9 +232,14 @@ def invitation_id(session_id: str, case_id: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def seat_key(case_id: str) -> str:
-    # case ids are the keys of the session's `seats` map: no dots or dollars there
-    return case_id.replace(".", "_").replace("$", "_")
+def seat_key(invitee_id: str) -> str:
+    # case (or supporter) ids are the keys of the session's `seats` map: no dots or dollars there
+    return invitee_id.replace(".", "_").replace("$", "_")
+
+
+def invitee(invitation: dict) -> str:
+    """Who an invitation is for: the supporter at a supporters' session, else the member (case)."""
+    return invitation.get("supporter_id") or invitation["case_id"]
 
 
 def reminder_at(starts_at: datetime) -> datetime:
@@ -339,7 +344,8 @@ def public_view(session: dict, now: datetime) -> dict:
 
 
 def invitation_view(invitation: dict) -> dict:
-    return {"case_id": invitation["case_id"], "invited_at": invitation.get("invited_at"),
+    return {"case_id": invitation["case_id"], "supporter_id": invitation.get("supporter_id"),
+            "invited_at": invitation.get("invited_at"),
             "answer": invitation.get("answer"), "answered_at": invitation.get("answered_at"),
             "answered_via": invitation.get("answered_via"), "attendance": invitation.get("attendance")}
 

@@ -25,7 +25,8 @@ TIMELINE_SOURCES = (
 LONDON = ZoneInfo("Europe/London")  # where the coordinators read the timeline
 
 AUDIENCE_WORDS = {"person": "the person", "referrer": "the referrer",
-                  "coordinator": "the coordinator", "fire_service": "the LFB fire safety team"}
+                  "coordinator": "the coordinator", "fire_service": "the LFB fire safety team",
+                  "supporter": "a supporter of the person"}
 
 
 def referral_event(event_type: str, case: dict, correlation_id: str, data: dict) -> dict:
@@ -107,11 +108,13 @@ SESSION_WORDS = {"face_to_face": "face-to-face session", "online": "online sessi
 def _session_summary(kind: str, data: dict) -> str:
     """"Came to the online session on 3 Dec": a group session, by its kind and London date."""
     session = f"the {SESSION_WORDS.get(data.get('kind'), 'group session')} on {_day(data.get('starts_at'))}"
+    who = "A supporter " if data.get("supporter_id") else ""  # at a session for family and friends
     if kind == "session_attendance_recorded":
-        return f"Came to {session}" if data.get("attended") else f"Did not come to {session}"
-    by = "with the reply link" if data.get("via") == "link" else "to the coordinator"
-    answer = "yes" if data.get("answer") == "yes" else "no"
-    return f"Said {answer} to {session} ({by})"
+        line = f"came to {session}" if data.get("attended") else f"did not come to {session}"
+    else:
+        by = "with the reply link" if data.get("via") == "link" else "to the coordinator"
+        line = f"said {'yes' if data.get('answer') == 'yes' else 'no'} to {session} ({by})"
+    return who + line if who else line[0].upper() + line[1:]
 
 
 def _day(value) -> str:

@@ -1,5 +1,5 @@
 """A member's group session across the referrals and notifications services: accepted, invited, answers
-with the link, comes; the case timeline, subject access and erasure all see it."""
+with the link, comes; the case timeline, subject access and erasure all see it (their supporter too)."""
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -69,10 +69,16 @@ def test_a_members_session_reaches_the_case_timeline_subject_access_and_erasure(
     summaries = wait_until(timeline_lines, message="the answer and the attendance on the timeline")
     assert not any("zoom.example.net" in s for s in summaries)
 
+    supporter = post("notifications", "/supporters", {
+        "case_id": case_id, "given_name": "Bea", "family_name": "Jones", "email": "bea@example.org",
+        "preferred_contact": "email", "person_consent": {"obtained_by": "Alex Morgan", "obtained_on": "2026-11-20"}})
+    assert supporter.status_code == 201, supporter.text
     document = requests.get(f"{urls['referrals']}/subject-access", params={"reference": created["reference"]},
                             headers=admin, timeout=15).json()
     (held,) = document["services"]["notifications"]["sessions"]["invitations"]
     assert (held["session_id"], held["answer"], held["attendance"]) == (session_id, "yes", "attended")
+    (bea,) = document["services"]["notifications"]["sessions"]["supporters"]
+    assert (bea["given_name"], bea["email"]) == ("Bea", "bea@example.org")
     page = requests.get(f"{urls['referrals']}/subject-access", headers=admin, timeout=15,
                         params={"reference": created["reference"], "format": "html"}).text
     assert "Group sessions: invitations, answers and attendance" in page
@@ -83,5 +89,7 @@ def test_a_members_session_reaches_the_case_timeline_subject_access_and_erasure(
     wait_until(lambda: requests.get(f"{urls['notifications']}/sessions/attendance", params={"case_id": case_id},
                                     headers=coordinator, timeout=10).json()["items"] == [],
                message="the person's session records erased")
+    assert requests.get(f"{urls['notifications']}/supporters", params={"case_id": case_id}, headers=coordinator,
+                        timeout=10).json()["items"] == []
     detail = requests.get(f"{urls['notifications']}/sessions/{session_id}", headers=coordinator, timeout=10).json()
     assert detail["invitations"] == [] and detail["status"] == "finished"

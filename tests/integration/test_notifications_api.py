@@ -67,7 +67,7 @@ def test_openapi_publishes_the_delivery_log(start_notifications):
                   "attempts", "created_at"}
     assert api_fields <= set(entry["properties"]) and api_fields <= set(entry["required"])
     assert entry["properties"]["audience"]["enum"] == ["person", "referrer", "coordinator",
-                                                       "fire_service"]
+                                                       "fire_service", "supporter"]
     # API.md's statuses, and ready_to_print (a letter not yet posted) added
     assert entry["properties"]["status"]["enum"] == ["pending", "sent", "failed", "suppressed", "ready_to_print"]
     assert "/health" in spec["paths"] and "/openapi.json" in spec["paths"]

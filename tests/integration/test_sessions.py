@@ -432,3 +432,98 @@ def test_yeses_arriving_together_never_pass_the_capacity(desk):
     assert desk.detail(created["session_id"])["seats_taken"] == 2
     log = desk.call("GET", "/notifications", params={"case_id": members[0]}).json()["items"]
     assert any(m["template"] == "person_session_invitation" and m["status"] == "sent" for m in log)
+
+
+# --- supporters ----------------------------------------------------------------------------------
+
+SUPPORTER = {"given_name": "Bea", "family_name": "Jones", "relationship": "daughter", "email": "bea@example.org",
+             "preferred_contact": "email", "person_consent": {"obtained_by": "Alex Morgan", "obtained_on": "2026-11-20"}}
+
+
+def add_supporter(desk, case_id, **changes):
+    response = desk.call("POST", "/supporters", body={**SUPPORTER, "case_id": case_id, **changes})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_supporter_is_added_with_the_persons_consent_and_listed_for_coordinators_only(desk):
+    ada = desk.member()
+    bea = add_supporter(desk, ada)
+    assert (bea["case_id"], bea["status"], bea["relationship"]) == (ada, "active", "daughter")
+    assert bea["person_consent"] == {"obtained_by": "Alex Morgan", "obtained_on": "2026-11-20"}
+    (listed,) = desk.call("GET", "/supporters", params={"case_id": ada}).json()["items"]
+    assert listed["supporter_id"] == bea["supporter_id"]
+    assert desk.call("GET", "/supporters", who="mind", params={"case_id": ada}).status_code == 403
+    for changes, field in [({"person_consent": None}, "person_consent"), ({"case_id": "no-such-case"}, "case_id"),
+                           ({"email": None}, "preferred_contact"), ({"preferred_contact": "pigeon"},
+                                                                     "preferred_contact")]:
+        body = {**SUPPORTER, "case_id": ada, **changes}
+        refused = desk.call("POST", "/supporters", body={k: v for k, v in body.items() if v is not None})
+        assert refused.status_code == 400 and field in refused.json()["fields"], (changes, refused.text)
+    assert len(desk.call("GET", "/supporters", params={"case_id": ada}).json()["items"]) == 1
+
+
+def test_supporters_are_invited_to_supporters_sessions_and_answer_like_members(desk, mailbox, tap):
+    ada, bo = desk.member(), desk.member(person__email="bo@example.org")
+    bea = add_supporter(desk, ada)
+    ben = add_supporter(desk, bo, given_name="Ben", email="ben@example.org")
+    created = desk.create(audience="supporters", capacity=1)
+    session_id = created["session_id"]
+    result = desk.invite(session_id, all_accepted=True)
+    assert result["invitees"] == "supporters"
+    assert sorted(result["invited"]) == sorted([bea["supporter_id"], ben["supporter_id"]])
+    (mail,) = wait_until(lambda: mail_to(mailbox, "bea@example.org", "You're invited"), message="Bea's invitation")
+    assert "Dear Bea" in body(mail) and "Ada" not in body(mail)
+    assert mail_to(mailbox, PERSON_EMAIL, "You're invited") == []  # the member is not invited to it
+    (doc,) = desk.sent(ada, "person_session_invitation")
+    assert doc["audience"] == "supporter"
+
+    link = doc["context"]["reply_link"]
+    assert requests.post(link, data={"answer": "yes"}, timeout=10).status_code == 200
+    full = desk.call("POST", f"/sessions/{session_id}/replies", body={"supporter_id": ben["supporter_id"],
+                                                                      "answer": "yes"})
+    assert full.status_code == 409 and full.json()["error"] == "session_full"
+    (event,) = tap.wait_for("session_reply_recorded")
+    assert (event["case_id"], event["data"]["supporter_id"]) == (ada, bea["supporter_id"])
+    invitations = {i["supporter_id"]: i for i in desk.detail(session_id)["invitations"]}
+    assert invitations[bea["supporter_id"]]["answer"] == "yes" and invitations[bea["supporter_id"]]["case_id"] == ada
+
+
+def test_a_removed_supporter_hears_nothing_more_and_frees_their_place(desk):
+    ada = desk.member()
+    bea = add_supporter(desk, ada)
+    created = desk.create(audience="supporters", capacity=1)
+    session_id = created["session_id"]
+    desk.invite(session_id, case_ids=[ada])
+    (doc,) = desk.sent(ada, "person_session_invitation")
+    link = doc["context"]["reply_link"]
+    requests.post(link, data={"answer": "yes"}, timeout=10)
+    assert desk.detail(session_id)["seats_taken"] == 1
+    removed = desk.call("POST", f"/supporters/{bea['supporter_id']}/removal", body={"reason": "she asked"})
+    assert removed.status_code == 200
+    assert (removed.json()["status"], removed.json()["given_name"], removed.json()["email"]) == ("removed", None, None)
+    assert desk.detail(session_id)["seats_taken"] == 0 and desk.detail(session_id)["invitations"] == []
+    assert requests.get(link, timeout=10).status_code == 404
+    assert "bea@example.org" not in str(desk.service.db["supporters"].find_one({"_id": bea["supporter_id"]}))
+    assert desk.call("POST", "/supporters/no-such/removal", body={"reason": "x"}).status_code == 404
+
+
+def test_supporters_attendance_and_erasure_with_the_persons_case(desk, tap):
+    ada = desk.member()
+    bea = add_supporter(desk, ada)
+    created = desk.create(audience="supporters", starts_in=timedelta(seconds=3))
+    session_id = created["session_id"]
+    wait_until(lambda: datetime.fromisoformat(created["starts_at"]) <= utcnow(), message="the session to start")
+    recorded = desk.call("POST", f"/sessions/{session_id}/attendance", body={"attended": [bea["supporter_id"]]})
+    assert recorded.status_code == 200, recorded.text
+    (event,) = tap.wait_for("session_attendance_recorded")
+    assert (event["case_id"], event["data"]["supporter_id"], event["data"]["attended"]) == (
+        ada, bea["supporter_id"], True)
+    unknown = desk.call("POST", f"/sessions/{session_id}/attendance", body={"attended": [ada]})
+    assert unknown.status_code == 400  # a member's case id is not a supporter at a supporters' session
+    with entrypoint_waiter(desk.service.container, "erase_session_records", timeout=10):
+        desk.service._dispatch("referrals", "case_erased", new_event(
+            "case_erased", case_id=ada, correlation_id="corr-e", producer="referrals",
+            data={"actor": "coordinator:k1", "reason": "asked"}))
+    assert desk.call("GET", "/supporters", params={"case_id": ada}).json()["items"] == []
+    assert desk.detail(session_id)["invitations"] == []

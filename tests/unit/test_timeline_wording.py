@@ -65,3 +65,14 @@ def test_an_answer_to_an_invitation_says_how_it_came():
     assert (summarise(event("session_reply_recorded", kind="online", starts_at=start, answer="no",
                             via="coordinator"))
             == "Said no to the online session on 3 Dec (to the coordinator)")
+
+
+def test_a_supporters_answer_and_attendance_say_it_was_a_supporter():
+    data = {"kind": "online", "starts_at": "2026-12-03T18:30:00+00:00", "supporter_id": "sup-1"}
+    assert (summarise(event("session_attendance_recorded", attended=True, **data))
+            == "A supporter came to the online session on 3 Dec")
+    assert (summarise(event("session_reply_recorded", answer="no", via="link", **data))
+            == "A supporter said no to the online session on 3 Dec (with the reply link)")
+    assert (summarise(event("notification_sent", template="person_session_invitation", audience="supporter",
+                            channel="email"))
+            == "Message 'person_session_invitation' sent to a supporter of the person by email")

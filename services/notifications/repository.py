@@ -179,12 +179,15 @@ class NotificationRepository(Repository):
             if isinstance(doc.get("receipt"), str):
                 receipts.append(doc["receipt"])
             if doc["template"] != FIRE_SERVICE_WITHDRAWAL_NOTICE:
-                self.notifications.update_one(
-                    {"_id": doc["_id"]},
-                    {"$set": {**PERSONAL_FIELDS, "erased_at": utcnow(), "updated_at": utcnow()}})
+                self.erase_message(doc["_id"])
         # a parked event of this case still holds the referral's contact details
         self.erase_parked_events(case_id)
         return receipts
+
+    def erase_message(self, notification_id: str) -> None:
+        """One message loses its address and text (template, audience, status and dates stay)."""
+        self.notifications.update_one({"_id": notification_id},
+                                      {"$set": {**PERSONAL_FIELDS, "erased_at": utcnow(), "updated_at": utcnow()}})
 
     # -- letters to print ----------------------------------------------------------------
     def letters(self, status: str) -> list[dict]:

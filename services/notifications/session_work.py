@@ -1,4 +1,4 @@
-"""What coordinators and invited people do with group sessions, and the messages that follows.
+"""What coordinators and invited people do with group sessions, and the messages that follow.
 
 Rules come from sessions.py, storage from session_repository.py. Messages go through the
 same planning and sending as every other message (planning.MessagePlanner,
@@ -72,6 +72,12 @@ def case_event(event_type: str, invitation: dict, session: dict, correlation_id:
 def session_message_id(invitation: dict, message: str, session: dict) -> str:
     """The event id a session message is planned under: one message per invitation and key."""
     return f"session-{invitation['_id']}-{rules.message_key(message, invitation, session)}"
+
+
+def planned_message_id(invitation: dict, message: str, session: dict) -> str:
+    """The stored message's id (planning.notification_id): to the supporter at a supporters' session."""
+    audience = "supporter" if invitation.get("supporter_id") else "person"
+    return f"{session_message_id(invitation, message, session)}:{rules.TEMPLATES[message]}:{audience}"
 
 
 class SessionWork:
@@ -324,9 +330,8 @@ class SessionWork:
         for invitation in self.store.invitations_of_session(session_id):
             if invitation.get("invited_at") is None:
                 continue  # came without an invitation
-            unsent = session_message_id(invitation, rules.INVITATION, session)
-            template = rules.TEMPLATES[rules.INVITATION]
-            if self.planner.store.suppress(f"{unsent}:{template}:person", SESSION_CANCELLED_REASON):
+            unsent = planned_message_id(invitation, rules.INVITATION, session)
+            if self.planner.store.suppress(unsent, SESSION_CANCELLED_REASON):
                 continue  # they never heard of it: nothing to call off
             told += self.tell(invitation, session, rules.CANCELLATION, correlation_id) != "stale"
         return told
@@ -375,12 +380,20 @@ class SessionWork:
             raise supporters.UnknownSupporter(f"no supporter {supporter_id}")
         if supporter["status"] == supporters.ACTIVE:
             self.store.remove_supporter(supporter_id, supporters.removal(actor, reason, self.clock()))
-        withdrawn = 0
+        withdrawn, messages = 0, self.planner.store.for_case(supporter["case_id"])
         for invitation in self.store.invitations_of_supporter(supporter_id, supporter["case_id"]):
             prefix = f"session-{invitation['_id']}-"
-            for doc in self.planner.store.for_case(supporter["case_id"]):
-                if doc["_id"].startswith(prefix):
-                    self.planner.store.suppress(doc["_id"], SUPPORTER_REMOVED_REASON)
+            for doc in (d for d in messages if d["_id"].startswith(prefix)):
+                self._forget_message(doc)
             withdrawn += self.store.withdraw_invitation(invitation, keep_past=True)
         log.info("supporter_removed", case_id=supporter["case_id"], supporter_id=supporter_id, withdrawn=withdrawn)
         return self.store.supporter(supporter_id)
+
+    def _forget_message(self, doc: dict) -> None:
+        """A message to a removed supporter: held back if it has not gone, and its address, text and
+        any file of it (a letter, a drop-folder copy) gone."""
+        self.planner.store.suppress(doc["_id"], SUPPORTER_REMOVED_REASON)
+        path = self.planner.channels.holds_file(doc.get("receipt"))
+        if path is not None and path.exists():
+            path.unlink()
+        self.planner.store.erase_message(doc["_id"])

@@ -505,6 +505,8 @@ def test_a_removed_supporter_hears_nothing_more_and_frees_their_place(desk):
     assert desk.detail(session_id)["seats_taken"] == 0 and desk.detail(session_id)["invitations"] == []
     assert requests.get(link, timeout=10).status_code == 404
     assert "bea@example.org" not in str(desk.service.db["supporters"].find_one({"_id": bea["supporter_id"]}))
+    (message,) = desk.messages(ada, "person_session_invitation")
+    assert "bea@example.org" not in str(message) and message["erased_at"] and message["status"] == "sent"
     assert desk.call("POST", "/supporters/no-such/removal", body={"reason": "x"}).status_code == 404
 
 

@@ -8,7 +8,10 @@ from marshmallow import ValidationError
 
 from services.notifications import reply_links
 from services.notifications import sessions as rules
+from services.notifications.messages import load_group, person_message, supporter_message
+from services.notifications.planning import notification_id
 from services.notifications.reply_links import ExpiredLink, ForgedLink
+from services.notifications.session_work import planned_message_id, session_message_id
 from tests.unit.session_samples import NOW, PLACES, invitation, session
 
 UTC = timezone.utc
@@ -272,3 +275,17 @@ def test_partners_never_see_where_a_session_is():
     coordinator = rules.coordinator_view(doc, NOW)
     assert coordinator["venue"] == PLACES["face_to_face"] and coordinator["version"] == 1
     assert coordinator["starts_at"].utcoffset() == timedelta(0)  # London time in December
+
+
+def test_the_stored_id_of_a_session_message_names_its_audience():
+    doc = session()
+    contacts = {"reference": "HRW-1", "person": {"given_name": "Ada", "email": "a@example.org",
+                                                 "preferred_contact": "email"}}
+    for inv, planned in [
+        (invitation(doc), person_message(contacts, load_group(), NOW.date(), rules.TEMPLATES["invitation"])),
+        (invitation(doc, supporter_id="sup-1"),
+         supporter_message(contacts, {"given_name": "Bea", "email": "b@example.org", "preferred_contact": "email"},
+                           NOW.date(), rules.TEMPLATES["invitation"])),
+    ]:
+        stored = notification_id(session_message_id(inv, "invitation", doc), planned)
+        assert planned_message_id(inv, "invitation", doc) == stored

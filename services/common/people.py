@@ -91,6 +91,14 @@ class PeopleStore:
     def list(self) -> list[dict]:
         return list(self.people.find({}, {"password_hash": 0}).sort("created_at", 1))
 
+    def names(self, person_ids) -> dict[str, str]:
+        """person_id -> the name on the account (or its email), for showing who did something."""
+        ids = sorted({i for i in person_ids if i})
+        if not ids:
+            return {}
+        return {p["person_id"]: p.get("name") or p["_id"]
+                for p in self.people.find({"person_id": {"$in": ids}}, {"person_id": 1, "name": 1})}
+
     def find(self, email: str) -> dict | None:
         return self.people.find_one({"_id": normalise_email(email)})
 

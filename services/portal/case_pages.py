@@ -15,7 +15,7 @@ from services.common.logs import bind_context, get_logger
 
 from . import case_form
 from .dependencies import ApiError
-from .display import LONDON
+from .display import LONDON, actor_name, actor_person_id
 
 log = get_logger(__name__)
 
@@ -137,7 +137,12 @@ def _case_page(services, page, case, *, errors=None, values=None, open_form=None
     today = _now().astimezone(LONDON).date()
     values = {"rated-on-day": str(today.day), "rated-on-month": str(today.month), "rated-on-year": str(today.year),
               **(values or {})}
+    actors = [e.get("actor") for e in case.get("timeline", [])] + \
+        [r.get("rated_by") for r in case.get("cir_ratings", [])] + \
+        [w.get("actor") for w in (case.get("consent") or {}).get("withdrawn") or []]
+    names = page.people.names(actor_person_id(a) for a in actors)
     return page.render("case.html", status=status, case=case, messages=messages, errors=errors or [],
+                       who=lambda actor: actor_name(actor, names),
                        error_for={e["field"]: e["text"] for e in (errors or [])}, values=values,
                        open_form=open_form, conflict=conflict, conflict_title=CONFLICT_TITLE,
                        done=DONE.get(done), moves=_moves(case), rooms=case_form.ROOMS,

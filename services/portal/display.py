@@ -145,3 +145,27 @@ def message(item: dict) -> dict:
     return {"what": MESSAGE.get(item.get("template"), str(item.get("template", "")).replace("_", " ").capitalize()),
             "to": AUDIENCE.get(item.get("audience"), item.get("audience")),
             "channel": CONTACT.get(item.get("channel"), item.get("channel")), "status": label, "colour": colour}
+
+
+ROLE = {"coordinator": "coordinator", "partner": "partner", "fire_officer": "fire officer", "admin": "administrator"}
+
+
+def actor_person_id(actor) -> str | None:
+    """The person in an actor string (`role[:agency]:person-<id>`), or None for an API key or the system."""
+    last = str(actor or "").rsplit(":", 1)[-1]
+    return last[len("person-"):] if last.startswith("person-") else None
+
+
+def actor_name(actor, names: dict[str, str]) -> str:
+    """Who did something, as a coordinator reads it: "Alex Morgan (coordinator)", "a partner system (Mind)"."""
+    if not actor or actor == "system":
+        return ""
+    parts = str(actor).split(":")
+    role = ROLE.get(parts[0], parts[0].replace("_", " "))
+    person = actor_person_id(actor)
+    if person:
+        return f"{names.get(person, 'someone no longer listed')} ({role})"
+    if len(parts) == 1:
+        return str(actor)           # a name typed on a referral (the referrer's own rating)
+    agency = f", {parts[1]}" if len(parts) == 3 else ""
+    return f"an API key ({role}{agency})"

@@ -114,6 +114,7 @@ def page(*, signed_in: bool = True, roles=None):
             person_session = self.people.session(token) if token else None
             csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
             page_request = PageRequest(request, person_session, csrf, self.settings.secure_cookies)
+            page_request.people = self.people   # names for "who did this" on a page
             if person_session:
                 bind_context(role=person_session["role"], person_id=person_session["person_id"])
             try:

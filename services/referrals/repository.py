@@ -23,6 +23,8 @@ equality, never by reading the history:
 """
 from __future__ import annotations
 
+import time
+
 
 import pymongo
 from pymongo import ReturnDocument
@@ -240,12 +242,17 @@ class CaseRepository(Repository):
         self.db["meta"].update_one({"_id": "case_list"}, {"$inc": {"version": 1}}, upsert=True)
         self.cases.update_one({"_id": case_id, "rev": rev, "list_stale": True}, {"$set": {"list_stale": False}})
 
-    def refresh_stale_listings(self, limit: int = 200) -> int:
-        """The sweep: listings a crash left behind (an indexed equality: only those are read)."""
-        stale = [c["_id"] for c in self.cases.find({"list_stale": True}, {"_id": 1}).limit(limit)]
-        for case_id in stale:
-            self.refresh_listing(case_id)
-        return len(stale)
+    def refresh_stale_listings(self, limit: int = 200, budget_seconds: float = 30.0) -> int:
+        """The sweep: listings a crash (or a migration) left behind, in batches of `limit` until none are
+        left or the time budget is spent (an indexed equality: only those are read)."""
+        done, deadline = 0, time.monotonic() + budget_seconds
+        while True:
+            stale = [c["_id"] for c in self.cases.find({"list_stale": True}, {"_id": 1}).limit(limit)]
+            for case_id in stale:
+                self.refresh_listing(case_id)
+            done += len(stale)
+            if len(stale) < limit or time.monotonic() > deadline:
+                return done
 
     def list_cases(self, *, status=None, level=None, q=None, needs_action=False, page=1, per_page=20,
                    now=None, threshold=attention.DEFAULT_SAFEGUARDING_CIR_THRESHOLD) -> tuple[list[dict], int]:

@@ -105,7 +105,8 @@ def test_coordinator_journey_with_the_mouse(portal, page, coordinator, tokens, t
     page.get_by_role("button", name="Move the case").click()
     page.get_by_text("The case has moved.").wait_for()
     assert case_of(portal, tokens, reference)["status"] == "accepted"
-    assert "Spoke to Mind; a good fit" in page.locator("#timeline").inner_text()
+    timeline = page.locator("#timeline").inner_text()
+    assert "Spoke to Mind; a good fit" in timeline and "Sam Patel (coordinator)" in timeline   # who, by name
 
     page.get_by_label("Living room").fill("5")
     page.get_by_label("Kitchen").fill("4")

@@ -65,6 +65,16 @@ def test_a_listing_a_crash_left_stale_is_repaired_by_the_sweep(api):
     wait_until(lambda: not api.cases.find_one({"_id": case_id})["list_stale"], message="the flag to clear")
 
 
+def test_the_sweep_rebuilds_every_stale_listing_in_batches(api, mongo_client):
+    # a migration marks every listing stale: one sweep rebuilds them all, not `limit` a minute
+    case_ids = [api.refer(referral({"person.family_name": f"Batch{n}"})).json()["case_id"] for n in range(5)]
+    api.cases.update_many({}, {"$set": {"status": "accepted", "list_stale": True}, "$inc": {"rev": 1}})
+    store = CaseRepository(api.cases.database)
+    assert store.refresh_stale_listings(limit=2) == 5
+    assert api.cases.count_documents({"list_stale": True}) == 0
+    assert {i["case_id"] for i in listed(api, status="accepted", per_page=50)["items"]} == set(case_ids)
+
+
 def test_a_lookup_written_before_a_crash_does_not_invent_a_referral(api):
     db = api.cases.database
     case_id = api.refer().json()["case_id"]

@@ -79,3 +79,15 @@ def test_a_letter_reads_ready_to_print_not_sent():
                      "status": "ready_to_print"})
     assert shown == {"what": "Welcome", "to": "Them", "channel": "Letter", "status": "Ready to print",
                      "colour": "yellow"}
+
+
+def test_who_did_it_reads_as_a_name_and_role():
+    from services.portal.display import actor_name, actor_person_id
+
+    names = {"9d02ad11135c": "Alex Morgan"}
+    assert actor_person_id("coordinator:person-9d02ad11135c") == "9d02ad11135c"
+    assert actor_name("coordinator:person-9d02ad11135c", names) == "Alex Morgan (coordinator)"
+    assert actor_name("partner:mind:person-abc", names) == "someone no longer listed (partner)"
+    assert actor_name("partner:mind:k123", names) == "an API key (partner, mind)"
+    assert actor_name("Sam Patel", names) == "Sam Patel"
+    assert actor_name("system", names) == actor_name(None, names) == ""

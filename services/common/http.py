@@ -127,6 +127,11 @@ def error_response(exc: Exception) -> Response:
 
 def read_json(request, max_bytes: int = MAX_BODY_BYTES):
     """The request's JSON body, or a clear 4xx (size checked before reading)."""
+    return parse_json(read_json_bytes(request, max_bytes))
+
+
+def read_json_bytes(request, max_bytes: int = MAX_BODY_BYTES) -> bytes:
+    """The raw bytes of a JSON body (a signed webhook checks them before they are parsed)."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"the body must be at most {max_bytes} bytes")
     if request.mimetype != "application/json":
@@ -137,6 +142,11 @@ def read_json(request, max_bytes: int = MAX_BODY_BYTES):
     raw = stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"the body must be at most {max_bytes} bytes")
+    return raw
+
+
+def parse_json(raw: bytes):
+    """JSON from a body's bytes, or a clear 400."""
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

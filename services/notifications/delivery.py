@@ -108,6 +108,16 @@ class Channels(DependencyProvider):
         return self
 
 
+class InboundSecret(DependencyProvider):
+    """The secret the providers sign their webhooks with (SMS_INBOUND_SECRET); unset: every call is refused."""
+
+    def setup(self):
+        self.secret = (self.container.config.get("SMS_INBOUND_SECRET") or "").strip() or None
+
+    def get_dependency(self, worker_ctx):
+        return self.secret
+
+
 class SettingTimer(Timer):
     """A nameko timer whose interval (seconds) is a configuration setting, read at start."""
 

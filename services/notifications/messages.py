@@ -69,18 +69,22 @@ def load_group(path: str | Path | None = None) -> dict:
 
 # --- planning ---------------------------------------------------------------
 
-def person_route(person: dict) -> tuple[str, dict] | None:
+def person_route(person: dict, failing_emails=()) -> tuple[str, dict] | None:
     """Channel and address for the person, honouring preferred_contact.
 
     `phone` means "call me": the coordinator calls anyway, so written messages
     go by SMS when the number is a mobile. A landline cannot take a text, so
     `phone` or `sms` with a landline (or a preferred detail that is missing)
-    falls back to a letter; None when there is no address either.
+    falls back to a letter; None when there is no address either. An email
+    address that bounced for good (`failing_emails`, lower case) is skipped for
+    a text, else a letter.
     """
     preferred = person.get("preferred_contact")
-    if preferred == "email" and person.get("email"):
-        return "email", {"email": person["email"]}
-    if preferred in ("sms", "phone"):
+    email = person.get("email")
+    email_failing = bool(email) and email.lower() in failing_emails
+    if preferred == "email" and email and not email_failing:
+        return "email", {"email": email}
+    if preferred in ("sms", "phone") or (preferred == "email" and email_failing):
         mobile = uk_mobile(person.get("phone"))
         if mobile:
             return "sms", {"phone": mobile}
@@ -88,6 +92,20 @@ def person_route(person: dict) -> tuple[str, dict] | None:
         name = " ".join(p for p in (person.get("given_name"), person.get("family_name")) if p)
         return "letter", {"name": name, "address": person["address"]}
     return None
+
+
+def first_contact(person: dict) -> str:
+    """How the coordinator first reaches the person, as every message promises it.
+
+    "call" needs a phone number (a landline will do). Without one the coordinator
+    writes: "email" or "letter", on the person's own channel when it is one of those.
+    """
+    if person.get("phone"):
+        return "call"
+    route = person_route(person)
+    if route is not None:
+        return route[0]  # no phone, so never "sms"
+    return "email" if person.get("email") else "letter"
 
 
 def person_suppression(contacts: dict) -> str | None:
@@ -110,13 +128,20 @@ def supporter_suppression(contacts: dict) -> str | None:
 
 
 def written_to(audience: str, someone: dict, template: str, context: dict,
-               suppressed: str | None) -> PlannedMessage:
+               suppressed: str | None, failing_emails=()) -> PlannedMessage:
     """A message to the person or a supporter, on their own channel (person_route)."""
-    route = person_route(someone)
+    route = person_route(someone, failing_emails)
     if route is None:
         return PlannedMessage(audience, template, "letter", {}, context, suppressed or NO_CONTACT_DETAIL)
     channel, to = route
     return PlannedMessage(audience, template, channel, to, context, suppressed)
+
+
+# Answers to what the person has just sent us (inbound.py). They go by text to their own number
+# whatever their consent (the confirmation of a STOP is the answer to withdrawing it) and at any
+# hour (they are awake: they just wrote); erasure still stops them.
+STOP_CONFIRMATION = "person_stop_confirmation"
+REPLIES = frozenset({STOP_CONFIRMATION})
 
 
 # Sent to the fire service team even after consent to share is withdrawn: it names nobody
@@ -187,7 +212,17 @@ class _Case:
     def person(self, template: str, **context) -> PlannedMessage:
         person = self.contacts["person"]
         context = {"given_name": person["given_name"], "date": self.today.isoformat(), **context}
-        return written_to("person", person, template, context, person_suppression(self.contacts))
+        return written_to("person", person, template, context, person_suppression(self.contacts),
+                          self.contacts.get("failing_emails") or ())
+
+    def reply_by_sms(self, template: str, **context) -> PlannedMessage:
+        """An answer to a text of theirs (REPLIES): to their mobile, never held back by consent."""
+        person = self.contacts["person"]
+        context = {"given_name": person["given_name"], "date": self.today.isoformat(), **context}
+        mobile = uk_mobile(person.get("phone")) or next(iter(self.contacts.get("mobiles") or ()), None)
+        if mobile is None:
+            return PlannedMessage("person", template, "sms", {}, context, NO_CONTACT_DETAIL)
+        return PlannedMessage("person", template, "sms", {"phone": mobile}, context)
 
     def referrer(self, template: str, **context) -> PlannedMessage:
         referrer = self.contacts.get("referrer") or {}
@@ -226,6 +261,15 @@ class _Case:
     def triage(self) -> dict | None:
         return (self.contacts.get("triage") or {}).get(triage_key(self.reference))
 
+    def contact_promise(self) -> dict:
+        """What the referrer's receipt and the coordinator's alert say about reaching the person."""
+        person = self.contacts["person"]
+        return {"first_contact": first_contact(person), "do_not_contact": bool(person.get("do_not_contact"))}
+
+    def asked_for_visit(self, reference: str | None) -> bool:
+        """Whether that referral asked for a home fire safety visit (see contacts "visit_asked")."""
+        return bool((self.contacts.get("visit_asked") or {}).get(triage_key(reference or self.reference)))
+
     def told_visit_booked_elsewhere(self, visit_id: str | None) -> bool:
         """Another event already told the referrer this visit was booked (see visit_booked_told)."""
         told = (self.contacts.get("visit_booked_told") or {}).get(triage_key(visit_id or ""))
@@ -237,16 +281,17 @@ def _referral_received(case: _Case, data: dict) -> list[PlannedMessage]:
     triage = case.triage()
     duplicate = bool(data.get("duplicate_of"))
     messages = [
-        case.referrer("referrer_receipt"),
+        case.referrer("referrer_receipt", **case.contact_promise()),
         # Held until safety's triage of this referral arrives (or a deadline passes),
         # so the alert can say how urgent the fire safety visit is.
         case.coordinator("coordinator_alert", awaiting_triage=None if triage else case.reference,
                          agency=case.agency(), level=case.contacts.get("level"),
                          cir_max=case.contacts.get("cir_max"), duplicate=duplicate,
-                         **triage_context(triage)),
+                         **case.contact_promise(), **triage_context(triage)),
     ]
     if not duplicate:  # a second referral for an open case: the person was welcomed already
-        messages.append(case.person("person_welcome", referred_by=case.referred_by()))
+        messages.append(case.person("person_welcome", referred_by=case.referred_by(),
+                                    first_contact=first_contact(case.contacts["person"])))
     return messages
 
 
@@ -259,7 +304,10 @@ def _case_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
         return [case.person("person_invitation", sessions=case.next_sessions()),
                 case.referrer_update("accepted")]
     if status == "rejected":
-        return [case.referrer_update("rejected", reason=data.get("reason") or "")]
+        # Their welcome promised they would hear from the coordinator: they are told kindly that
+        # they will not, and where else to find support (never the reason: it is the referrer's).
+        return [case.person("person_not_going_ahead"),
+                case.referrer_update("rejected", reason=data.get("reason") or "")]
     if status in ("completed", "cancelled"):
         return [case.referrer_update(status)]
     return []
@@ -289,9 +337,12 @@ def _visit_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
         return [case.fire_service(FIRE_SERVICE_WITHDRAWAL_NOTICE,
                                   reference=data.get("reference") or case.reference)]
     if status == "scheduled":
-        if case.told_visit_booked_elsewhere(data.get("visit_id")):
-            return []  # rebooked: the referrer knows it is booked
-        return [case.referrer_update("visit_scheduled")]
+        # the person hears the day and time of every booking, a new time included
+        messages = [case.person("person_visit_booked", visit_at=data["scheduled_for"],
+                                moved=data.get("from") == "scheduled")] if data.get("scheduled_for") else []
+        if not case.told_visit_booked_elsewhere(data.get("visit_id")):  # else rebooked: the referrer knows
+            messages.append(case.referrer_update("visit_scheduled"))
+        return messages
     if status == "completed":
         return [case.referrer_update(f"visit_{status}")]
     if status in ("no_access", "declined"):
@@ -313,9 +364,21 @@ def _fire_risk_without_consent(case: _Case, data: dict) -> list[PlannedMessage]:
 
 
 def _visit_not_requested(case: _Case, data: dict) -> list[PlannedMessage]:
-    if data.get("reason") == "low_risk":
+    # Only news to someone who asked for a visit: to anyone else "a visit isn't needed" answers a
+    # question they never asked, in a second message straight after their welcome.
+    if data.get("reason") == "low_risk" and case.asked_for_visit(data.get("reference")):
         return [case.person("person_fire_safety_signpost")]
     return []
+
+
+def _sms_stop_received(case: _Case, data: dict) -> list[PlannedMessage]:
+    # exactly one confirmation per STOP (inbound.py marks the event that carries it)
+    return [case.reply_by_sms(STOP_CONFIRMATION)] if data.get("confirm") else []
+
+
+def _person_replied(case: _Case, data: dict) -> list[PlannedMessage]:
+    # a task for the coordinator; what the person wrote stays out of the email
+    return [case.coordinator("coordinator_person_replied", channel=data.get("channel") or "sms")]
 
 
 _PLANNERS = {
@@ -326,6 +389,8 @@ _PLANNERS = {
     "visit_overdue": _visit_overdue,
     "fire_risk_without_consent": _fire_risk_without_consent,
     "visit_not_requested": _visit_not_requested,
+    "sms_stop_received": _sms_stop_received,
+    "person_replied": _person_replied,
 }
 
 

@@ -26,15 +26,16 @@ from typing import Callable
 from services.common.envelope import utcnow
 from services.common.logs import get_logger
 from services.common.vocabulary import (
-    CASE_STATUS_CHANGED, CONSENT_SCOPES, CONTACT_SCOPES, FIRE_RISK_WITHOUT_CONSENT, FIRE_SERVICE_SCOPES,
-    REFERRAL_RECEIVED, VISIT_NOT_REQUESTED, VISIT_OVERDUE, VISIT_REQUESTED, VISIT_STATUS_CHANGED,
+    CASE_STATUS_CHANGED, CONSENT_CONTACT, CONSENT_SCOPES, CONTACT_SCOPES, FIRE_RISK_WITHOUT_CONSENT,
+    FIRE_SERVICE_SCOPES, PERSON_REPLIED, REFERRAL_RECEIVED, VISIT_NOT_REQUESTED, VISIT_OVERDUE,
+    VISIT_REQUESTED, VISIT_STATUS_CHANGED,
 )
 
 from .messages import (
-    CONSENT_WITHDRAWN, FIRE_SERVICE_WITHDRAWAL_NOTICE, UK, PlannedMessage, plan_messages, triage_key,
-    triage_of, withdrawal_notice,
+    CONSENT_WITHDRAWN, FIRE_SERVICE_WITHDRAWAL_NOTICE, NO_CONTACT_DETAIL, REPLIES, UK, PlannedMessage,
+    person_route, person_suppression, plan_messages, triage_key, triage_of, withdrawal_notice,
 )
-from .sending import allowed_at, wake_up_event
+from .sending import PRODUCER, allowed_at, wake_up_event
 
 log = get_logger(__name__)
 
@@ -47,16 +48,20 @@ MESSAGE_SOURCES = (
     ("safety", VISIT_STATUS_CHANGED),
     ("safety", VISIT_OVERDUE),
     ("safety", FIRE_RISK_WITHOUT_CONSENT),
+    (PRODUCER, PERSON_REPLIED),  # inbound.py; a STOP is planned by the handler that applies it
 )
 
 
 def contacts_from_referral(data: dict) -> dict:
     consent = data.get("consent") or {}
+    asked = bool((data.get("requested") or {}).get("home_fire_safety_visit"))
     return {"reference": data.get("case_reference") or data["reference"],
             "level": data.get("level"), "cir_max": data.get("cir_max"),
             "person": {**data["person"], "do_not_contact": not consent.get("contact", True)},
             # each referrer follows the reference of their own referral
-            "referrer": {**data["referrer"], "reference": data["reference"]}}
+            "referrer": {**data["referrer"], "reference": data["reference"]},
+            # per referral: did it ask for a fire safety visit (what "no visit needed" answers)
+            "visit_asked": {triage_key(data["reference"]): asked}}
 
 
 def notification_id(event_id: str, message: PlannedMessage, copy: int = 0) -> str:
@@ -189,7 +194,7 @@ class MessagePlanner:
             doc.update(awaiting_triage=message.awaiting_triage, next_attempt_at=now + self.channels.triage_wait)
         else:
             doc["next_attempt_at"] = allowed_at(self.channels.quiet_hours, message.audience, message.channel,
-                                                now)
+                                                now, message.template)
         due_now = doc["status"] == "pending" and doc["next_attempt_at"] <= now
         if due_now:  # claimed at birth: this worker sends it (sending.MessageSender.send)
             doc.update(status="sending", lease_token=uuid.uuid4().hex, lease_until=now + self.channels.send_lease,
@@ -216,13 +221,43 @@ class MessagePlanner:
         self.store.record_withdrawal(case_id, scope, envelope["event_id"])
         # run again on a redelivery too: it is idempotent, and a crash may have come between
         suppressed = 0
-        if scope in CONTACT_SCOPES:
-            suppressed += self.store.suppress_pending(case_id, CONSENT_WITHDRAWN, "person")
+        if scope in CONTACT_SCOPES:  # the answer to a STOP still goes
+            suppressed += self.store.suppress_pending(case_id, CONSENT_WITHDRAWN, "person", keep=tuple(REPLIES))
         if scope in FIRE_SERVICE_SCOPES:
             # "request withdrawn" names nobody and stops a crew calling: it still goes
             suppressed += self.store.suppress_pending(case_id, CONSENT_WITHDRAWN, "fire_service",
                                                       keep=(FIRE_SERVICE_WITHDRAWAL_NOTICE,))
         log.info("consent_withdrawal_applied", scope=scope, suppressed=suppressed)
+
+    def stop_by_sms(self, envelope: dict) -> list[dict]:
+        """The person texted STOP: no more messages from now on (referrals records the withdrawal
+        and announces it, which changes nothing more here), and the one confirmation.
+        Returns the messages claimed for this worker to send at once."""
+        self.withdraw_consent({**envelope, "data": {"scope": CONSENT_CONTACT}})
+        return self.plan_for_event(envelope)
+
+    def after_bounce(self, envelope: dict) -> list[dict]:
+        """An email to the person bounced for good (inbound.py's email_bounced): the address is
+        marked failing, what still waits for it goes another way, and the bounced message goes
+        again, once, on another channel the person gave (a text, else a letter). A bounce of a
+        professional's email only reaches the timeline. Returns the messages claimed to send now."""
+        self.claimed, self.latest_contacts = [], None
+        case_id, data = envelope["case_id"], envelope["data"]
+        bounced = self.store.get(data["notification_id"])
+        contacts = self.store.contacts_for(case_id)
+        email = ((bounced or {}).get("to") or {}).get("email")
+        if data.get("audience") != "person" or not email or not contacts or contacts.get("erased_at"):
+            return self.claimed
+        self.store.record_failing_email(case_id, email, envelope["event_id"])
+        contacts = self.latest_contacts = self.store.contacts_for(case_id)
+        route = person_route(contacts["person"], contacts.get("failing_emails") or ())
+        if route is not None:
+            self.store.reroute_pending(case_id, email.lower(), *route)
+        channel, to = route or ("letter", {})
+        self._plan(envelope, PlannedMessage("person", bounced["template"], channel, to, bounced["context"],
+                                            person_suppression(contacts) or (None if route else NO_CONTACT_DETAIL)))
+        log.info("email_bounce_applied", fallback=channel if route else None)
+        return self.claimed
 
     def erase_case(self, envelope: dict) -> int:
         """Personal data goes from every message and file; returns the files removed."""

@@ -49,7 +49,8 @@ def holdings(store, group: dict, case_id: str) -> dict:
         entry = {k: v for k, v in doc.items() if k not in _INTERNAL}
         entry["rendered"] = message_text(doc, group)
         messages.append(entry)
-    return jsonable({"contacts": store.contacts_for(case_id), "messages": messages})
+    replies = [{k: v for k, v in doc.items() if k not in _INTERNAL} for doc in store.replies_for(case_id)]
+    return jsonable({"contacts": store.contacts_for(case_id), "messages": messages, "replies": replies})
 
 
 class NotificationRecords(KeptRecords):

@@ -4,6 +4,8 @@
 consent withdrawals, and safety's triage per referral reference.
 `notifications` (one per event, template and audience): the planned message,
 its status (pending, sending, sent, failed, suppressed) and attempts.
+`inbound` (one per provider message id): what the person sent us (inbound.py); a reply's
+text is kept with its case, and erased with it.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pymongo import ReturnDocument
 from services.common.envelope import utcnow
 from services.common.idempotency import apply_once, insert_once
 from services.common.mongo import Repository
+from services.common.vocabulary import uk_mobile
 
 from .letters import READY_TO_PRINT
 from .messages import CASE_ERASED, FIRE_SERVICE_WITHDRAWAL_NOTICE, triage_key
@@ -27,7 +30,7 @@ PERSONAL_FIELDS = {"to": {}, "context": {}, "receipt": None, "last_error": None}
 
 
 class NotificationRepository(Repository):
-    outbox_collections = ("notifications",)
+    outbox_collections = ("notifications", "inbound")
 
     @property
     def notifications(self):
@@ -37,9 +40,19 @@ class NotificationRepository(Repository):
     def contacts(self):
         return self.db["contacts"]
 
+    @property
+    def inbound_messages(self):
+        return self.db["inbound"]
+
     def ensure_indexes(self) -> None:
         self.notifications.create_index([("case_id", 1), ("created_at", 1)])
         self.notifications.create_index("status")  # the sweep's unsent messages, on a real MongoDB
+        self.contacts.create_index("mobiles")  # whose number a text came from
+        self.inbound_messages.create_index("case_id")
+        if self.migrate_once("contacts.mobiles"):  # contacts stored before texts were read
+            for doc in self.contacts.find({"mobiles": {"$exists": False}}, {"person.phone": 1}):
+                mobile = uk_mobile((doc.get("person") or {}).get("phone"))
+                self.contacts.update_one({"_id": doc["_id"]}, {"$set": {"mobiles": [mobile] if mobile else []}})
 
     # -- contacts ------------------------------------------------------------
     def remember_contacts(self, case_id: str, contacts: dict, event_id: str) -> None:
@@ -47,13 +60,18 @@ class NotificationRepository(Repository):
 
         A later referral saying "do not contact" wins: the stricter wish holds.
         """
+        mobile = uk_mobile(contacts["person"].get("phone"))
         if insert_once(self.contacts, {"_id": case_id, **contacts, "referrers": [contacts["referrer"]],
+                                       "mobiles": [mobile] if mobile else [],
                                        "withdrawn": [], "triage": {}, "erased_at": None,
                                        "applied_events": [event_id], "created_at": utcnow()}):
             return
-        update = {"$push": {"referrers": contacts["referrer"]}}
+        update = {"$push": {"referrers": contacts["referrer"]},
+                  "$set": {f"visit_asked.{key}": asked for key, asked in contacts["visit_asked"].items()}}
+        if mobile:  # a later referral may give a newer number: a STOP from it counts too
+            update["$addToSet"] = {"mobiles": mobile}
         if contacts["person"].get("do_not_contact"):
-            update["$set"] = {"person.do_not_contact": True}
+            update["$set"]["person.do_not_contact"] = True
         apply_once(self.contacts, {"_id": case_id}, update, event_id)
 
     def contacts_for(self, case_id: str) -> dict | None:
@@ -71,6 +89,26 @@ class NotificationRepository(Repository):
     def forget_visit_booked_told(self, case_id: str, visit_id: str) -> None:
         self.contacts.update_one({"_id": case_id},
                                  {"$unset": {f"visit_booked_told.{triage_key(visit_id)}": ""}})
+
+    def cases_for_mobile(self, mobile: str) -> list[dict]:
+        """The cases (not erased: a tombstone keeps no number) whose person has this mobile."""
+        return list(self.contacts.find({"mobiles": mobile}, {"_id": 1, "withdrawn": 1, "created_at": 1}))
+
+    def record_failing_email(self, case_id: str, email: str, event_id: str) -> bool:
+        """An address of the person's bounced for good: later messages skip it (messages.person_route)."""
+        return apply_once(self.contacts, {"_id": case_id}, {"$addToSet": {"failing_emails": email.lower()}}, event_id)
+
+    def reroute_pending(self, case_id: str, email: str, channel: str, to: dict) -> int:
+        """Person messages still waiting to go to a failing address go on another channel instead."""
+        rerouted = 0
+        for doc in self.notifications.find({"case_id": case_id, "status": "pending"},
+                                           {"audience": 1, "channel": 1, "to": 1}):
+            if doc["audience"] == "person" and doc["channel"] == "email" \
+                    and (doc.get("to") or {}).get("email", "").lower() == email:
+                rerouted += self.notifications.update_one(
+                    {"_id": doc["_id"], "status": "pending"},
+                    {"$set": {"channel": channel, "to": to, "updated_at": utcnow()}}).modified_count
+        return rerouted
 
     def record_withdrawal(self, case_id: str, scope: str, event_id: str) -> bool:
         return apply_once(self.contacts, {"_id": case_id}, {"$addToSet": {"withdrawn": scope}}, event_id)
@@ -180,6 +218,9 @@ class NotificationRepository(Repository):
                 receipts.append(doc["receipt"])
             if doc["template"] != FIRE_SERVICE_WITHDRAWAL_NOTICE:
                 self.erase_message(doc["_id"])
+        # what the person texted us goes too
+        self.inbound_messages.update_many({"case_id": case_id, "text": {"$ne": None}},
+                                          {"$set": {"text": None, "erased_at": utcnow()}})
         # a parked event of this case still holds the referral's contact details
         self.erase_parked_events(case_id)
         return receipts
@@ -208,3 +249,16 @@ class NotificationRepository(Repository):
     def for_case(self, case_id: str) -> list[dict]:
         return list(self.notifications.find({"case_id": case_id}, {"outbox": 0})
                     .sort("created_at", pymongo.ASCENDING))
+
+    # -- what the person sent us -------------------------------------------------
+    def inbound(self, inbound_id: str) -> dict | None:
+        return self.inbound_messages.find_one({"_id": inbound_id}, {"outbox": 0})
+
+    def record_inbound(self, doc: dict, events: list[dict]) -> bool:
+        """Keep an inbound message once per provider id, with the events it causes."""
+        return self.insert_with_events("inbound", doc, events, once=True)
+
+    def replies_for(self, case_id: str) -> list[dict]:
+        """The person's texts on this case, oldest first."""
+        return sorted(self.inbound_messages.find({"case_id": case_id}, {"outbox": 0}),
+                      key=lambda d: d["received_at"])

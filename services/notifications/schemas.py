@@ -47,8 +47,56 @@ class NotificationEntrySchema(_ResponseSchema):
     last_error = fields.String(allow_none=True)
 
 
+class ReplySchema(_ResponseSchema):
+    reply_id = fields.String(required=True, metadata={"example": "sms:SM123"})
+    channel = fields.String(required=True, metadata={"example": "sms"})
+    received_at = fields.AwareDateTime(required=True)
+    text = fields.String(allow_none=True, metadata={"description": "what the person wrote; null once erased"})
+
+
 class NotificationLogSchema(_ResponseSchema):
     items = fields.List(fields.Nested(NotificationEntrySchema), required=True)
+    replies = fields.List(fields.Nested(ReplySchema), metadata={
+        "description": "what the person texted back (not STOP), oldest first: each is a task for the coordinator"})
+
+
+# --- what the providers post (POST /inbound/...), signed with SMS_INBOUND_SECRET ----
+
+class _Webhook(Schema):
+    class Meta:
+        unknown = EXCLUDE  # providers add fields of their own
+
+
+class InboundSmsSchema(_Webhook):
+    """``POST /inbound/sms``: one text the SMS provider received on our number."""
+
+    sender = fields.String(required=True, data_key="from", validate=validate.Regexp(
+        r"^\+?[0-9 ()-]{6,20}$", error="a phone number, like +447700900123"),
+        metadata={"example": "+447700900123"})
+    text = fields.String(required=True, validate=validate.Length(max=2000))
+    message_id = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                               metadata={"description": "the provider's id: the same id again changes nothing"})
+
+
+class EmailBounceSchema(_Webhook):
+    """``POST /inbound/email-bounce``: the mail provider could not deliver one of our messages."""
+
+    email = fields.Email(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("hard", "soft")),
+                         metadata={"description": "hard: the address refuses mail for good; soft: for now"})
+    notification_id = fields.String(required=True, validate=validate.Length(min=1, max=300),
+                                    metadata={"description": "ours (the delivery log's), or the Message-ID "
+                                                             "we sent the email with"})
+
+
+class BounceOutcomeSchema(_ResponseSchema):
+    notification_id = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(("hard_bounce", "soft_bounce", "unmatched")))
+
+
+class InboundOutcomeSchema(_ResponseSchema):
+    message_id = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(("stop", "reply", "unmatched")))
 
 
 class LettersQuerySchema(Schema):
@@ -119,6 +167,11 @@ class FireTeamSchema(_Strict):
     email = fields.Email(required=True)
 
 
+class OtherSupportSchema(_Strict):
+    name = _text()
+    how = _text()
+
+
 class GroupSchema(_Strict):
     name = _text()
     coordinator = fields.Nested(CoordinatorSchema, required=True)
@@ -130,3 +183,5 @@ class GroupSchema(_Strict):
     fire_safety_check_url = fields.Url(required=True, schemes={"https", "http"})
     fire_team = fields.Nested(FireTeamSchema, required=True)
     agencies = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    # where else a person can turn when the group cannot help them (person_not_going_ahead)
+    other_support = fields.List(fields.Nested(OtherSupportSchema), load_default=list)

@@ -32,7 +32,7 @@ from services.common.vocabulary import NOTIFICATION_FAILED, NOTIFICATION_SENT
 from . import letters
 from .channels import PermanentDeliveryError, TransientDeliveryError
 from .messages import (
-    CASE_ERASED, FIRE_SERVICE_WITHDRAWAL_NOTICE, PEOPLE, PlannedMessage, fire_service_suppression,
+    CASE_ERASED, FIRE_SERVICE_WITHDRAWAL_NOTICE, PEOPLE, REPLIES, PlannedMessage, fire_service_suppression,
     person_suppression, render, supporter_suppression, triage_context, triage_key,
 )
 from .repository import PERSONAL_FIELDS
@@ -45,12 +45,14 @@ NOTIFICATION_DUE = "notification_due"
 UNSENT = ("pending", "sending")
 
 
-def allowed_at(quiet_hours, audience: str, channel: str, moment: datetime) -> datetime:
+def allowed_at(quiet_hours, audience: str, channel: str, moment: datetime,
+               template: str | None = None) -> datetime:
     """When a message planned for `moment` may go: quiet hours hold the person's (and a supporter's).
 
-    Letters are not held: writing a file at night disturbs nobody.
+    Letters are not held: writing a file at night disturbs nobody; nor are answers to a text
+    the person has just sent (REPLIES).
     """
-    if quiet_hours is None or audience not in PEOPLE or channel == "letter":
+    if quiet_hours is None or audience not in PEOPLE or channel == "letter" or template in REPLIES:
         return moment
     return quiet_hours.next_allowed(moment)
 
@@ -75,7 +77,7 @@ def suppression(doc: dict, contacts: dict) -> str | None:
         # the withdrawal notice names nobody and keeps a crew from calling: it still goes
         return None if doc["template"] == FIRE_SERVICE_WITHDRAWAL_NOTICE else CASE_ERASED
     if doc["audience"] == "person":
-        return person_suppression(contacts)
+        return None if doc["template"] in REPLIES else person_suppression(contacts)
     if doc["audience"] == "supporter":
         return supporter_suppression(contacts)
     if doc["audience"] == "fire_service":
@@ -152,7 +154,7 @@ class MessageSender:
             log.info("notification_suppressed", suppressed_reason=reason)
             return "suppressed"
         now = self.clock()
-        allowed = allowed_at(self.channels.quiet_hours, doc["audience"], doc["channel"], now)
+        allowed = allowed_at(self.channels.quiet_hours, doc["audience"], doc["channel"], now, doc["template"])
         if allowed > now:  # quiet hours began while it waited: not an attempt
             self._later(doc, allowed, {})
             log.info("notification_deferred_quiet_hours", next_attempt_at=allowed.isoformat())
@@ -173,7 +175,7 @@ class MessageSender:
         except TransientDeliveryError as exc:
             if round_attempts < self.channels.max_attempts:
                 at = allowed_at(self.channels.quiet_hours, doc["audience"], doc["channel"],
-                                self.clock() + self.channels.backoff_for(round_attempts))
+                                self.clock() + self.channels.backoff_for(round_attempts), doc["template"])
                 self._later(doc, at, {**changes, "last_error": error_reason(exc)})
                 log.warning("notification_retry_scheduled", attempts=attempts,
                             next_attempt_at=at.isoformat(), error=type(exc).__name__)

@@ -22,15 +22,18 @@ from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore
 from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_spec
 from services.common.outbox import EventPublisher
-from services.common.vocabulary import CASE_ERASED, CONSENT_WITHDRAWN
+from services.common.vocabulary import CASE_ERASED, CONSENT_WITHDRAWN, EMAIL_BOUNCED, SMS_STOP_RECEIVED
 
-from .delivery import Channels, SettingTimer
 from . import letters
+from .delivery import Channels, InboundSecret, SettingTimer
 from .group import GroupDetails
+from .inbound import InboundMessages, signed_json
 from .planning import MESSAGE_SOURCES, MessagePlanner
 from .records import NotificationRecords, note_disclosure
 from .repository import NotificationRepository
-from .schemas import LetterListSchema, LetterSchema, LettersQuerySchema, NotificationLogSchema, NotificationsQuerySchema
+from .schemas import (BounceOutcomeSchema, EmailBounceSchema, InboundOutcomeSchema, InboundSmsSchema,
+                      LetterListSchema, LetterSchema, LettersQuerySchema,
+                      NotificationLogSchema, NotificationsQuerySchema)
 from .sending import NOTIFICATION_DUE, PRODUCER, MessageSender
 from .session_routes import SESSION_ROUTES, SessionEntrypoints
 
@@ -41,6 +44,9 @@ register_error(letters.AlreadyPosted, 409, "already_posted")
 register_error(letters.NotReadyToPrint, 409, "not_ready_to_print")
 COORDINATOR = ("coordinator",)
 
+WEBHOOK_ERRORS = {400: "Invalid body (field errors under `fields`)",
+                  401: "Signature missing or wrong: nothing was recorded",
+                  413: "Body larger than 64 KiB", 415: "Body is not application/json"}
 ROUTES = [
     HEALTH_ROUTE,
     OPENAPI_ROUTE,
@@ -54,6 +60,18 @@ ROUTES = [
                                                        "now. No body. 409 already_posted; 409 not_ready_to_print "
                                                        "for a letter not written yet, failed or suppressed",
           roles=COORDINATOR, response=LetterSchema, errors=(401, 403, 404, 409)),
+    Route("POST", "/inbound/sms", "The SMS provider's webhook: a text to our number. Signed: `X-Signature: "
+                                  "sha256=<hex HMAC-SHA256 of the raw body with SMS_INBOUND_SECRET>`. STOP "
+                                  "(STOPALL, UNSUBSCRIBE) withdraws consent to contact and is confirmed once; "
+                                  "anything else becomes a task for the coordinator; an unknown number is "
+                                  "recorded as unmatched. The same message_id again changes nothing.",
+          request=InboundSmsSchema, response=InboundOutcomeSchema,
+          extra_responses=WEBHOOK_ERRORS),
+    Route("POST", "/inbound/email-bounce", "The mail provider's bounce webhook, signed as /inbound/sms. A hard "
+                                           "bounce of one of our emails marks the address failing for the "
+                                           "person and sends that message again, once, by text (else letter); "
+                                           "later messages skip the address. A soft bounce is only recorded.",
+          request=EmailBounceSchema, response=BounceOutcomeSchema, extra_responses=WEBHOOK_ERRORS),
     *SESSION_ROUTES,
 ]
 OPENAPI = build_spec("referral-hub notifications",
@@ -72,6 +90,7 @@ class NotificationsService(SessionEntrypoints, NotificationRecords, common_http.
     delivery = DeliveryRetry()
     channels = Channels()
     group = GroupDetails()
+    inbound_secret = InboundSecret()
 
     # -- HTTP ---------------------------------------------------------------
     @http("GET", "/notifications")
@@ -81,7 +100,8 @@ class NotificationsService(SessionEntrypoints, NotificationRecords, common_http.
         bind_context(case_id=query["case_id"])
         docs = self.store.for_case(query["case_id"])
         self.audit.read(principal, request, "notification_log_read", query["case_id"])
-        return NotificationLogSchema().dump({"items": [_log_entry(d) for d in docs]})
+        return NotificationLogSchema().dump({"items": [_log_entry(d) for d in docs],
+                                             "replies": [_reply(d) for d in self.store.replies_for(query["case_id"])]})
 
     @http("GET", "/letters")
     @api(roles=COORDINATOR)
@@ -113,8 +133,12 @@ class NotificationsService(SessionEntrypoints, NotificationRecords, common_http.
 
     @consumes(*MESSAGE_SOURCES)
     def plan_for_event(self, envelope):
-        sender, planner = self._sender(), self._planner()
-        for doc in planner.plan_for_event(envelope):
+        planner = self._planner()
+        self._send_now(planner, planner.plan_for_event(envelope))
+
+    def _send_now(self, planner, claimed):
+        sender = self._sender()
+        for doc in claimed:
             note_disclosure(self.audit, doc, sender.send_claimed(doc, planner.latest_contacts))
 
     @consumes(("referrals", CONSENT_WITHDRAWN))
@@ -140,6 +164,36 @@ class NotificationsService(SessionEntrypoints, NotificationRecords, common_http.
     @timer(interval=outbox.SWEEP_SECONDS)
     def relay_outbox(self):
         self.events.relay(self.store)
+
+    # -- what the person sends back -------------------------------------------------
+    @http("POST", "/inbound/sms")
+    @api(auth=False)  # the provider signs the body instead (inbound.signed_json)
+    def inbound_sms(self, request, principal):
+        sms = InboundSmsSchema().load(signed_json(request, self.inbound_secret))
+        outcome = InboundMessages(self.store).receive_sms(sms, request.correlation_id)
+        return InboundOutcomeSchema().dump({"message_id": sms["message_id"], "outcome": outcome})
+
+    @consumes((PRODUCER, SMS_STOP_RECEIVED))
+    def stop_by_sms(self, envelope):
+        planner = self._planner()
+        self._send_now(planner, planner.stop_by_sms(envelope))
+
+    @http("POST", "/inbound/email-bounce")
+    @api(auth=False)  # signed like /inbound/sms
+    def inbound_email_bounce(self, request, principal):
+        bounce = EmailBounceSchema().load(signed_json(request, self.inbound_secret))
+        outcome = InboundMessages(self.store).receive_bounce(bounce, request.correlation_id)
+        return BounceOutcomeSchema().dump({"notification_id": bounce["notification_id"], "outcome": outcome})
+
+    @consumes((PRODUCER, EMAIL_BOUNCED))
+    def fall_back_after_bounce(self, envelope):
+        planner = self._planner()
+        self._send_now(planner, planner.after_bounce(envelope))
+
+
+def _reply(doc):
+    return {"reply_id": doc["_id"], "channel": doc["channel"], "received_at": doc["received_at"],
+            "text": doc.get("text")}
 
 
 def _log_entry(doc):

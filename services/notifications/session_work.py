@@ -69,9 +69,14 @@ def case_event(event_type: str, invitation: dict, session: dict, correlation_id:
                            "starts_at": rules.as_utc(session["starts_at"]).isoformat(), **data})
 
 
+# Session messages are planned under a uuid made from what makes them once (uuid5): the same for a
+# redelivered wake-up, and shaped like every other event id (the Message-ID a bounce names starts with it).
+SESSION_MESSAGES = uuid.UUID("5c3f1a52-7d0e-4b7a-9a55-2f6f3c1e9d41")
+
+
 def session_message_id(invitation: dict, message: str, session: dict) -> str:
     """The event id a session message is planned under: one message per invitation and key."""
-    return f"session-{invitation['_id']}-{rules.message_key(message, invitation, session)}"
+    return str(uuid.uuid5(SESSION_MESSAGES, f"{invitation['_id']}:{rules.message_key(message, invitation, session)}"))
 
 
 def planned_message_id(invitation: dict, message: str, session: dict) -> str:
@@ -382,9 +387,9 @@ class SessionWork:
             self.store.remove_supporter(supporter_id, supporters.removal(actor, reason, self.clock()))
         withdrawn, messages = 0, self.planner.store.for_case(supporter["case_id"])
         for invitation in self.store.invitations_of_supporter(supporter_id, supporter["case_id"]):
-            prefix = f"session-{invitation['_id']}-"
-            for doc in (d for d in messages if d["_id"].startswith(prefix)):
-                self._forget_message(doc)
+            for doc in messages:
+                if (doc.get("context") or {}).get("invitation_id") == invitation["_id"]:
+                    self._forget_message(doc)
             withdrawn += self.store.withdraw_invitation(invitation, keep_past=True)
         log.info("supporter_removed", case_id=supporter["case_id"], supporter_id=supporter_id, withdrawn=withdrawn)
         return self.store.supporter(supporter_id)

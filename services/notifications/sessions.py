@@ -306,7 +306,8 @@ def short_date(moment: datetime) -> str:
 def message_context(message: str, session: dict, invitation: dict, reply_link: str | None) -> dict:
     """What a session message may say: only what the person invited may see."""
     kind = session["kind"]
-    context = {"session_kind": KIND_WORDS[kind], "kind": kind,
+    context = {"invitation_id": invitation["_id"],  # not shown: which invitation the message belongs to
+               "session_kind": KIND_WORDS[kind], "kind": kind,
                "when": when_words(session["starts_at"], session["ends_at"]),
                "place": session.get(PLACE_FIELD[kind]) or "", "answer": invitation.get("answer"),
                "reply_link": reply_link}

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import uuid
 
+from services.common.auth import Principal
 from services.common.envelope import utcnow
 from services.common.http import Conflict
 from services.common.logs import get_logger
-from services.common.vocabulary import CONSENT_ALL
+from services.common.vocabulary import CONSENT_ALL, CONSENT_CONTACT
 
 from . import attention, domain
 from .events import referral_event, timeline_entry
@@ -90,6 +91,23 @@ def withdraw_consent(store, case, scope, reason, principal, correlation_id) -> N
         events.append(moved["event"])
     store.update_case(case["_id"], case["version"], changes, entries, events)
     log.info("consent_withdrawn", scope=scope)
+
+
+# Who withdraws consent when the person texts STOP: the person, through the SMS provider.
+PERSON_BY_SMS = Principal(key_id="sms", role="person")
+
+
+def stop_by_sms(store, case_id, correlation_id) -> bool:
+    """The person texted STOP (notifications' sms_stop_received): consent to contact withdrawn,
+    exactly as a coordinator would record it. False when there was nothing left to withdraw
+    (already withdrawn, a redelivery, an erased case). A StaleCase is retried by the consumer."""
+    case = store.get(case_id)
+    if case is None:
+        raise LookupError("no such case yet")  # retried, then parked for a person to look at
+    if case.get("erased_at") or case["consent"].get("contact") is False:
+        return False
+    withdraw_consent(store, case, CONSENT_CONTACT, "The person texted STOP", PERSON_BY_SMS, correlation_id)
+    return True
 
 
 def erase(store, case, reason, principal, correlation_id) -> bool:

@@ -18,6 +18,9 @@ TIMELINE_SOURCES = (
     ("safety", "visit_overdue"),
     ("notifications", "notification_sent"),
     ("notifications", "notification_failed"),
+    ("notifications", "sms_stop_received"),
+    ("notifications", "person_replied"),
+    ("notifications", "email_bounced"),
     ("notifications", "session_reply_recorded"),
     ("notifications", "session_attendance_recorded"),
 )
@@ -97,6 +100,16 @@ def _summary(envelope: dict) -> str:
         return (f"Message '{data.get('template')}' to "
                 f"{AUDIENCE_WORDS.get(data.get('audience'), data.get('audience'))} failed: "
                 f"{scrub_text(str(data.get('reason')))}")
+    if kind == "sms_stop_received":
+        return "The person texted STOP: no more messages to them (consent to contact withdrawn)"
+    if kind == "person_replied":
+        return ("The person replied by text — read it in the messages" if data.get("channel", "sms") == "sms"
+                else "The person replied — read it in the messages")
+    if kind == "email_bounced":
+        who = AUDIENCE_WORDS.get(data.get("audience"), data.get("audience"))
+        then = ("; their address is marked as failing and the message goes again another way they gave us"
+                if data.get("audience") == "person" else "; please check the address")
+        return f"Email '{data.get('template')}' to {who} bounced{then}"
     if kind in ("session_reply_recorded", "session_attendance_recorded"):
         return _session_summary(kind, data)
     return kind.replace("_", " ")

@@ -16,6 +16,7 @@ from services.common.http import NotFound, api, idempotency_key_of, read_json, r
 from services.common.logs import bind_context, configure_logging, get_logger
 from services.common.mongo import MongoStore, storable
 from services.common.outbox import EventPublisher
+from services.common.vocabulary import SMS_STOP_RECEIVED
 
 from . import attention, casework, domain, exports, fhir, intake, reports, safeguarding
 from .attention import NotDismissible, NotNeeded
@@ -170,6 +171,11 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
                                           timeline_entry(envelope, summarise(envelope)),
                                           domain.visit_projection(envelope))
         log.info("timeline_recorded" if applied else "timeline_duplicate_ignored")
+
+    @consumes(("notifications", SMS_STOP_RECEIVED))
+    def withdraw_contact_by_sms(self, envelope):
+        withdrawn = casework.stop_by_sms(self.store, envelope["case_id"], envelope["correlation_id"])
+        log.info("consent_withdrawn_by_sms" if withdrawn else "sms_stop_changed_nothing")
 
     @timer(interval=outbox.SWEEP_SECONDS)
     def relay_outbox(self):

@@ -49,7 +49,7 @@ def test_a_referral_emails_the_receipt_the_welcome_and_after_triage_the_alert(
 
     alert = wait_until(lambda: mailbox.to(COORDINATOR), message="the coordinator alert")[0]
     assert subject(alert) == f"New referral {REFERENCE}: level 3, fire safety visit priority very high"
-    assert "Home fire safety visit: requested, very high priority" in body(alert)
+    assert "Home fire safety visit: asked for, very high priority" in body(alert)
     assert "Highest Clutter Image Rating: 8" in body(alert)
 
     fire = wait_until(lambda: mailbox.to(FIRE_TEAM), message="the fire service alert")[0]
@@ -91,7 +91,7 @@ def test_triage_that_arrives_first_is_used_at_once(start_notifications, mailbox)
     alert = wait_until(lambda: [m for m in mailbox.to(COORDINATOR) if "000124" in subject(m)],
                        message="the second alert")[0]
     assert subject(alert) == "Another referral for an open case HRW-2026-000124: level 3"
-    assert "not requested (no consent); fire safety triage very high" in body(alert)
+    assert "not asked for (no consent); fire risk very high" in body(alert)
     receipt = wait_until(lambda: mailbox.to("jo@rethink.example.org"), message="the second receipt")[0]
     assert "HRW-2026-000124" in subject(receipt) and "Dear Jo Reed" in body(receipt)
     assert len(wait_until(lambda: mailbox.to(PERSON_EMAIL), message="the welcome")) == 1  # not twice
@@ -103,7 +103,7 @@ def test_the_alert_goes_without_triage_when_it_does_not_come(start_notifications
     service.publish(referral_received())
     alert = wait_until(lambda: mailbox.to(COORDINATOR), message="the coordinator alert")[0]
     assert subject(alert) == f"New referral {REFERENCE}: level 3"
-    assert "triage not in yet" in body(alert)
+    assert "the fire risk check is not in yet" in body(alert)
 
 
 # --- SMS and letters ----------------------------------------------------------------

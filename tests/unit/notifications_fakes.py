@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from services.common.idempotency import DocumentMissing
 from services.notifications.channels import TransientDeliveryError
 from services.notifications.delivery import Channels
+from services.common.vocabulary import uk_mobile
 from services.notifications.messages import load_group, triage_key
 from services.notifications.repository import NOT_GONE, PERSONAL_FIELDS, NotificationRepository
 
@@ -37,8 +38,9 @@ class InMemoryNotifications(NotificationRepository):
         super().__init__(db=None)
         self.messages: dict[str, dict] = {}
         self.cases: dict[str, dict] = {}
-        self.outbox: list[tuple[str, dict]] = []   # (notification id, event), in write order
+        self.outbox: list[tuple[str, dict]] = []   # (notification or inbound id, event), in write order
         self.reads = 0                              # messages read one by one (get)
+        self.inbound_docs: dict[str, dict] = {}
 
     # -- what tests look at ----------------------------------------------------------
     def events_of(self, event_type: str, notification_id: str | None = None) -> list[dict]:
@@ -49,19 +51,29 @@ class InMemoryNotifications(NotificationRepository):
         (doc,) = [d for d in self.messages.values() if d["template"] == template]
         return doc
 
+    def by_template_of(self, case_id: str, template: str) -> dict:
+        (doc,) = [d for d in self.messages.values() if d["case_id"] == case_id and d["template"] == template]
+        return doc
+
     def _write_events(self, doc_id, events):
         self.outbox.extend((doc_id, e) for e in events)
 
     # -- contacts --------------------------------------------------------------------
     def remember_contacts(self, case_id, contacts, event_id):
         known = self.cases.get(case_id)
+        mobile = uk_mobile(contacts["person"].get("phone"))
         if known is None:
             self.cases[case_id] = {"_id": case_id, **copy.deepcopy(contacts),
                                    "referrers": [contacts["referrer"]], "withdrawn": [], "triage": {},
+                                   "mobiles": [mobile] if mobile else [], "created_at": START + timedelta(
+                                       microseconds=len(self.cases)),
                                    "erased_at": None, "applied_events": [event_id]}
         elif event_id not in known["applied_events"]:
             known["applied_events"].append(event_id)
             known["referrers"].append(contacts["referrer"])
+            known.setdefault("visit_asked", {}).update(contacts["visit_asked"])
+            if mobile and mobile not in known["mobiles"]:
+                known["mobiles"].append(mobile)
             if contacts["person"].get("do_not_contact"):
                 known["person"]["do_not_contact"] = True
 
@@ -78,9 +90,25 @@ class InMemoryNotifications(NotificationRepository):
         change(known)
         return True
 
+    def cases_for_mobile(self, mobile):
+        return [copy.deepcopy(c) for c in self.cases.values() if mobile in c.get("mobiles", ())]
+
     def record_triage(self, case_id, reference, triage, event_id):
         return self._apply_once(case_id, event_id,
                                 lambda c: c["triage"].__setitem__(triage_key(reference), triage))
+
+    def record_failing_email(self, case_id, email, event_id):
+        return self._apply_once(case_id, event_id, lambda c: email.lower() in c.setdefault("failing_emails", [])
+                                or c["failing_emails"].append(email.lower()))
+
+    def reroute_pending(self, case_id, email, channel, to):
+        rerouted = 0
+        for doc in self.messages.values():
+            if (doc["case_id"], doc["status"], doc["audience"], doc["channel"]) == (case_id, "pending", "person", "email") \
+                    and doc["to"].get("email", "").lower() == email:
+                doc.update(channel=channel, to=copy.deepcopy(to))
+                rerouted += 1
+        return rerouted
 
     def record_withdrawal(self, case_id, scope, event_id):
         return self._apply_once(case_id, event_id,
@@ -176,7 +204,24 @@ class InMemoryNotifications(NotificationRepository):
                 receipts.append(doc["receipt"])
             if doc["template"] != "fire_service_request_withdrawn":
                 doc.update(copy.deepcopy(PERSONAL_FIELDS), erased_at=START)
+        for doc in self.inbound_docs.values():
+            if doc["case_id"] == case_id:
+                doc.update(text=None, erased_at=START)
         return receipts
+
+    # -- what the person sent us ------------------------------------------------------
+    def inbound(self, inbound_id):
+        return copy.deepcopy(self.inbound_docs.get(inbound_id))
+
+    def record_inbound(self, doc, events):
+        if doc["_id"] in self.inbound_docs:
+            return False
+        self.inbound_docs[doc["_id"]] = copy.deepcopy(doc)
+        self._write_events(doc["_id"], events)
+        return True
+
+    def replies_for(self, case_id):
+        return [copy.deepcopy(d) for d in self.inbound_docs.values() if d["case_id"] == case_id]
 
 
 class Outbox:

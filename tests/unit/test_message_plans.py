@@ -14,8 +14,9 @@ ADDRESS = {"line1": "12 Station Road", "line2": "", "town": "Harrow", "postcode"
 
 
 def make_contacts(preferred="email", phone="07700 900123", do_not_contact=False, triage=None,
-                  withdrawn=(), **person):
+                  withdrawn=(), visit_asked=True, **person):
     return {
+        "visit_asked": {"HRW-2026-000123": visit_asked},
         "triage": {"HRW-2026-000123": triage} if triage else {},
         "withdrawn": list(withdrawn),
         "reference": "HRW-2026-000123",
@@ -49,8 +50,9 @@ def summary(messages):
       ("person", "person_welcome", "email")]),
     ("case_status_changed", {"from": "received", "to": "accepted", "reason": ""},
      [("person", "person_invitation", "email"), ("referrer", "referrer_update", "email")]),
+    # the person was promised a call: they hear, kindly, that it is not coming
     ("case_status_changed", {"from": "received", "to": "rejected", "reason": "Lives outside Harrow"},
-     [("referrer", "referrer_update", "email")]),
+     [("person", "person_not_going_ahead", "email"), ("referrer", "referrer_update", "email")]),
     ("case_status_changed", {"from": "in_progress", "to": "completed", "reason": "goals met"},
      [("referrer", "referrer_update", "email")]),
     ("case_status_changed", {"from": "accepted", "to": "cancelled", "reason": "consent withdrawn"},
@@ -68,6 +70,10 @@ def summary(messages):
      [("fire_service", "fire_service_alert", "email")]),
     ("visit_status_changed", {"visit_id": "v-1", "status": "scheduled"},
      [("referrer", "referrer_update", "email")]),
+    # with its day and time, the person hears it too
+    ("visit_status_changed", {"visit_id": "v-1", "status": "scheduled",
+                              "scheduled_for": "2026-12-02T10:00:00+00:00"},
+     [("person", "person_visit_booked", "email"), ("referrer", "referrer_update", "email")]),
     ("visit_status_changed", {"visit_id": "v-1", "status": "completed"},
      [("referrer", "referrer_update", "email")]),
     ("visit_status_changed", {"visit_id": "v-1", "status": "no_access"},
@@ -157,11 +163,17 @@ def test_no_way_to_reach_the_person_is_recorded_not_dropped():
     assert person.suppressed == NO_CONTACT_DETAIL
 
 
-@pytest.mark.parametrize("event_type, data", [
+PERSON_EVENTS = [
     ("referral_received", {}),
     ("case_status_changed", {"to": "accepted"}),
     ("visit_not_requested", {"reason": "low_risk"}),
-])
+    ("case_status_changed", {"from": "received", "to": "rejected", "reason": "Lives outside Harrow"}),
+    ("visit_status_changed", {"visit_id": "v-1", "status": "scheduled", "from": "acknowledged",
+                              "scheduled_for": "2026-12-02T10:00:00+00:00"}),
+]
+
+
+@pytest.mark.parametrize("event_type, data", PERSON_EVENTS)
 def test_do_not_contact_suppresses_person_messages_only(event_type, data):
     messages = plan(event_type, data, make_contacts(do_not_contact=True))
     person = [m for m in messages if m.audience == "person"]
@@ -177,7 +189,7 @@ TRIAGED = make_contacts(triage={"priority": "very_high", "visit": "requested"})
 def test_referrer_receipt_context_has_no_clinical_detail():
     (receipt,) = [m for m in plan("referral_received", {}, TRIAGED)
                   if m.template == "referrer_receipt"]
-    assert set(receipt.context) == {"reference", "referrer_name"}
+    assert set(receipt.context) == {"reference", "referrer_name", "first_contact", "do_not_contact"}
 
 
 def test_coordinator_alert_carries_level_cir_and_the_triage_when_known():
@@ -233,7 +245,8 @@ def test_each_referral_gets_its_own_receipt_and_alert():
                                  ("coordinator", "coordinator_alert", "email")]
     receipt, alert = messages
     assert receipt.to == {"email": "jo@rethink.example.org"}
-    assert receipt.context == {"reference": "HRW-2026-000200", "referrer_name": "Jo Reed"}
+    assert receipt.context == {"reference": "HRW-2026-000200", "referrer_name": "Jo Reed",
+                               "first_contact": "call", "do_not_contact": False}
     assert alert.context["reference"] == "HRW-2026-000200"
     assert alert.context["duplicate"] is True
     assert (alert.context["level"], alert.context["cir_max"]) == (2, 5)
@@ -248,18 +261,20 @@ def test_fire_service_alert_context_is_reference_priority_due_only():
 
 
 def test_rejection_reason_goes_back_to_the_referrer_but_no_other_reason_does():
-    (rejected,) = plan("case_status_changed", {"to": "rejected", "reason": "Lives outside Harrow"})
+    person, rejected = plan("case_status_changed", {"to": "rejected", "reason": "Lives outside Harrow"})
     (cancelled,) = plan("case_status_changed", {"to": "cancelled", "reason": "private detail"})
     assert rejected.context["reason"] == "Lives outside Harrow"
     assert rejected.context["update"] == "rejected"
     assert "reason" not in cancelled.context
+    assert person.audience == "person" and "reason" not in person.context  # the referrer's words
 
 
 @pytest.mark.parametrize("status, update", [("scheduled", "visit_scheduled"),
                                             ("completed", "visit_completed")])
 def test_visit_progress_reaches_the_referrer_without_detail(status, update):
-    (message,) = plan("visit_status_changed", {"visit_id": "v-1", "status": status,
-                                               "scheduled_for": "2026-12-02T10:00:00Z"})
+    (message,) = [m for m in plan("visit_status_changed", {"visit_id": "v-1", "status": status,
+                                                          "scheduled_for": "2026-12-02T10:00:00Z"})
+                  if m.audience == "referrer"]
     assert message.context == {"reference": "HRW-2026-000123", "referrer_name": "Sam Patel",
                                "update": update}
 
@@ -271,10 +286,17 @@ def test_person_context_names_who_referred_them():
 
 
 @pytest.mark.parametrize("event_type, data, template, keys", [
-    ("referral_received", {}, "referrer_receipt", {"reference", "referrer_name"}),
+    ("referral_received", {}, "referrer_receipt",
+     {"reference", "referrer_name", "first_contact", "do_not_contact"}),
     ("referral_received", {}, "coordinator_alert",
-     {"reference", "agency", "level", "cir_max", "duplicate", "hfsv_priority", "hfsv_visit"}),
-    ("referral_received", {}, "person_welcome", {"given_name", "date", "referred_by"}),
+     {"reference", "agency", "level", "cir_max", "duplicate", "hfsv_priority", "hfsv_visit",
+      "first_contact", "do_not_contact"}),
+    ("referral_received", {}, "person_welcome", {"given_name", "date", "referred_by", "first_contact"}),
+    ("case_status_changed", {"to": "rejected", "reason": "x"}, "person_not_going_ahead",
+     {"given_name", "date"}),
+    ("visit_status_changed", {"visit_id": "v-1", "status": "scheduled", "from": "acknowledged",
+                              "scheduled_for": "2026-12-02T10:00:00Z"}, "person_visit_booked",
+     {"given_name", "date", "visit_at", "moved"}),
     ("case_status_changed", {"to": "accepted"}, "person_invitation", {"given_name", "date", "sessions"}),
     ("case_status_changed", {"to": "accepted"}, "referrer_update",
      {"reference", "referrer_name", "update"}),
@@ -292,11 +314,7 @@ def test_each_audience_gets_only_its_context(event_type, data, template, keys):
     assert set(message.context) == keys
 
 
-@pytest.mark.parametrize("event_type, data", [
-    ("referral_received", {}),
-    ("case_status_changed", {"to": "accepted"}),
-    ("visit_not_requested", {"reason": "low_risk"}),
-])
+@pytest.mark.parametrize("event_type, data", PERSON_EVENTS)
 @pytest.mark.parametrize("scope, person_reason", [
     ("contact", CONSENT_WITHDRAWN), ("all", CONSENT_WITHDRAWN), ("fire_service", None),
 ])
@@ -409,3 +427,41 @@ def test_visit_booked_is_told_by_the_event_that_recorded_it():
     assert summary(plan_messages("visit_status_changed", other, booked({"v-1": "e-1", "v-2": "e-3"}),
                                  load_group(), today=TODAY, event_id="e-3")) == [
         ("referrer", "referrer_update", "email")]
+
+
+# --- "a visit isn't needed" goes only to someone who asked for one -----------------------------------
+
+def test_no_visit_needed_is_news_only_to_a_person_who_asked_for_a_visit():
+    assert summary(plan("visit_not_requested", {"reason": "low_risk", "reference": "HRW-2026-000123"},
+                        make_contacts(visit_asked=False))) == []
+    assert summary(plan("visit_not_requested", {"reason": "low_risk", "reference": "HRW-2026-000123"},
+                        make_contacts(visit_asked=True))) == [("person", "person_fire_safety_signpost", "email")]
+    # contacts stored before we kept the question: not known to have asked, so nothing is sent
+    contacts = make_contacts()
+    del contacts["visit_asked"]
+    assert plan("visit_not_requested", {"reason": "low_risk"}, contacts) == []
+
+
+def test_the_visit_asked_for_is_the_one_of_the_referral_the_verdict_is_about():
+    contacts = make_contacts(visit_asked=False)
+    contacts["visit_asked"]["HRW-2026-000200"] = True  # a later referral that did ask
+    assert summary(plan("visit_not_requested", {"reason": "low_risk", "reference": "HRW-2026-000200"},
+                        contacts)) == [("person", "person_fire_safety_signpost", "email")]
+    assert plan("visit_not_requested", {"reason": "low_risk", "reference": "HRW-2026-000123"}, contacts) == []
+
+
+# --- a booked visit: the person hears the day and time of every booking ---------------------------
+
+def test_a_booked_visit_tells_the_person_when_and_the_referrer_once():
+    data = {"visit_id": "v-1", "status": "scheduled", "from": "acknowledged",
+            "scheduled_for": "2026-12-02T10:00:00+00:00"}
+    first = plan_messages("visit_status_changed", data, booked({"v-1": "e-1"}), load_group(),
+                          today=TODAY, event_id="e-1")
+    assert summary(first) == [("person", "person_visit_booked", "email"), ("referrer", "referrer_update", "email")]
+    assert first[0].context["visit_at"] == "2026-12-02T10:00:00+00:00" and first[0].context["moved"] is False
+    # rebooked: the person hears the new time, the referrer nothing new
+    moved = {**data, "from": "scheduled", "scheduled_for": "2026-12-04T10:00:00+00:00"}
+    (again,) = plan_messages("visit_status_changed", moved, booked({"v-1": "e-1"}), load_group(),
+                             today=TODAY, event_id="e-2")
+    assert (again.template, again.context["visit_at"], again.context["moved"]) == (
+        "person_visit_booked", "2026-12-04T10:00:00+00:00", True)

@@ -69,6 +69,33 @@ def test_quiet_hours_put_the_persons_wake_up_at_their_end_but_not_a_letters():
     assert letter["status"] == "sending" and wake_ups(store, letter) == []
 
 
+def test_a_booked_visit_waits_out_quiet_hours_for_the_person_only():
+    quiet = QuietHours(time(9, 0), time(11, 0))
+    plan, store, _ = planner(quiet_hours=quiet)
+    referral = loaded(referral_received(person__preferred_contact="sms"))
+    plan.plan_for_event(referral)
+    plan.plan_for_event(loaded(follow_up("visit_status_changed", referral, "safety", visit_id="v-1",
+                                         reference=REFERENCE, status="scheduled", **{"from": "acknowledged"},
+                                         scheduled_for="2026-12-02T10:00:00+00:00")))
+    booked = store.by_template("person_visit_booked")
+    end = datetime(2026, 11, 25, 11, 0, tzinfo=UK)
+    assert (booked["channel"], booked["status"], booked["next_attempt_at"]) == ("sms", "pending", end)
+    assert wake_ups(store, booked) == [end]
+    assert store.by_template("referrer_update")["status"] == "sending"
+
+
+def test_a_low_risk_verdict_signposts_only_a_person_who_asked_for_a_visit():
+    plan, store, _ = planner()
+    for asked in (False, True):
+        referral = loaded(referral_received(requested__home_fire_safety_visit=asked))
+        plan.plan_for_event(referral)
+        plan.plan_for_event(loaded(follow_up("visit_not_requested", referral, "safety", reference=REFERENCE,
+                                             reason="low_risk", priority="low")))
+        signposts = [d for d in store.messages.values()
+                     if d["case_id"] == referral["case_id"] and d["template"] == "person_fire_safety_signpost"]
+        assert len(signposts) == int(asked)
+
+
 def test_a_suppressed_message_is_recorded_without_a_wake_up():
     plan, store, _ = planner()
     plan.plan_for_event(loaded(referral_received(consent__contact=False)))

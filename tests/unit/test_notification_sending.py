@@ -61,7 +61,7 @@ def test_a_wake_up_before_its_time_waits_without_reading_the_message():
     assert s.store.reads == 0 and s.channels.email.sent == []
     s.clock.advance(seconds=60)
     assert s.sender.wake_up(notification_id, due_at) == "sent"
-    assert "triage not in yet" in s.channels.email.sent[0][0][2]
+    assert "the fire risk check is not in yet" in s.channels.email.sent[0][0][2]
 
 
 def test_a_message_put_back_since_its_wake_up_was_written_waits_for_its_new_time():

@@ -289,3 +289,16 @@ def test_the_stored_id_of_a_session_message_names_its_audience():
     ]:
         stored = notification_id(session_message_id(inv, "invitation", doc), planned)
         assert planned_message_id(inv, "invitation", doc) == stored
+
+
+def test_a_bounce_naming_a_session_messages_message_id_finds_it():
+    """The bounce webhook reads our notification id back from the Message-ID we sent (inbound.py)."""
+    from services.notifications.inbound import notification_id_of
+
+    doc = session()
+    for inv in (invitation(doc), invitation(doc, supporter_id="sup-1")):
+        for message in ("invitation", "reminder", "changed"):
+            stored = planned_message_id(inv, message, doc)
+            assert notification_id_of(f"<{stored.replace(':', '_')}@harrow-peer.example.org>") == stored
+    assert session_message_id(invitation(doc), "invitation", doc) == session_message_id(invitation(doc), "invitation",
+                                                                                      doc)

@@ -34,13 +34,16 @@ NOTIFICATION_FAILED = "notification_failed"
 SMS_STOP_RECEIVED = "sms_stop_received"    # texted STOP: referrals withdraws consent to contact
 PERSON_REPLIED = "person_replied"          # texted anything else: a task for the coordinator
 EMAIL_BOUNCED = "email_bounced"            # an address of theirs refuses mail for good
+# group sessions (notifications owns them): a person's answer to an invitation, their attendance
+SESSION_REPLY_RECORDED = "session_reply_recorded"
+SESSION_ATTENDANCE_RECORDED = "session_attendance_recorded"
 
 EVENT_TYPES = {
     "referrals": (REFERRAL_RECEIVED, CASE_STATUS_CHANGED, CONSENT_WITHDRAWN, CASE_ERASED),
     "safety": (VISIT_REQUESTED, VISIT_NOT_REQUESTED, FIRE_RISK_WITHOUT_CONSENT, VISIT_STATUS_CHANGED,
                VISIT_OVERDUE),
     "notifications": (NOTIFICATION_SENT, NOTIFICATION_FAILED, SMS_STOP_RECEIVED, PERSON_REPLIED,
-                      EMAIL_BOUNCED),
+                      EMAIL_BOUNCED, SESSION_REPLY_RECORDED, SESSION_ATTENDANCE_RECORDED),
 }
 
 # 071-075 and 077-079 are mobiles; 070 and 076 are personal numbers and pagers (Ofcom).

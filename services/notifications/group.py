@@ -1,4 +1,4 @@
-"""The group's details (coordinator, sessions, links) from configuration.
+"""The group's details (coordinator, links, the fire team) from configuration; session dates are records.
 
 GROUP_DETAILS_PATH names a JSON file shaped like the packaged group.json
 (absent: the packaged one). It is checked when the service starts, so a typo
@@ -49,8 +49,7 @@ class GroupDetails(DependencyProvider):
 
     def setup(self):
         self.group = checked_group(self.container.config.get("GROUP_DETAILS_PATH") or None)
-        log.info("group_details_loaded", custom=bool(self.container.config.get("GROUP_DETAILS_PATH")),
-                 sessions=len(self.group["next_sessions"]))
+        log.info("group_details_loaded", custom=bool(self.container.config.get("GROUP_DETAILS_PATH")))
 
     def get_dependency(self, worker_ctx):
         return self.group

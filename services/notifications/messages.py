@@ -3,7 +3,7 @@
 Pure: no I/O apart from reading the packaged templates and group.json.
 Planning decides audience, template, channel and address, and puts in the
 context only what that audience may see; rendering turns a plan into text.
-Group details (coordinator, sessions, links) are passed to `render` and never
+Group details (coordinator, links) are passed to `render` and never
 copied into a plan's context, so a corrected group.json corrects every
 message not yet rendered.
 """
@@ -16,14 +16,18 @@ from datetime import date, datetime, timezone
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from services.common.vocabulary import CONTACT_SCOPES, FIRE_SERVICE_SCOPES, uk_mobile
+from services.common.vocabulary import CONSENT_ALL, CONTACT_SCOPES, FIRE_SERVICE_SCOPES, uk_mobile
 
-AUDIENCES = ("person", "referrer", "coordinator", "fire_service")
+AUDIENCES = ("person", "referrer", "coordinator", "fire_service", "supporter")
+# Written to as themselves, on the channel they chose and outside quiet hours: the person, and a
+# family member or friend who supports them (a group session for supporters).
+PEOPLE = frozenset({"person", "supporter"})
 CHANNELS = ("email", "sms", "letter")
 
 # Why a message is recorded as suppressed instead of being sent.
@@ -113,6 +117,26 @@ def person_suppression(contacts: dict) -> str | None:
     return None
 
 
+def supporter_suppression(contacts: dict) -> str | None:
+    """Why nothing may be sent to the person's supporters now: the person withdrew every consent.
+
+    Their own "do not contact me" is about them; a supporter keeps their own wishes (removal).
+    """
+    if CONSENT_ALL in set(contacts.get("withdrawn") or ()):
+        return CONSENT_WITHDRAWN
+    return None
+
+
+def written_to(audience: str, someone: dict, template: str, context: dict,
+               suppressed: str | None, failing_emails=()) -> PlannedMessage:
+    """A message to the person or a supporter, on their own channel (person_route)."""
+    route = person_route(someone, failing_emails)
+    if route is None:
+        return PlannedMessage(audience, template, "letter", {}, context, suppressed or NO_CONTACT_DETAIL)
+    channel, to = route
+    return PlannedMessage(audience, template, channel, to, context, suppressed)
+
+
 # Answers to what the person has just sent us (inbound.py). They go by text to their own number
 # whatever their consent (the confirmation of a STOP is the answer to withdrawing it) and at any
 # hour (they are awake: they just wrote); erasure still stops them.
@@ -166,12 +190,15 @@ def triage_context(triage: dict | None) -> dict:
 class _Case:
     """Builds the plans for one case; each audience gets its own context."""
 
-    def __init__(self, contacts: dict, group: dict, today: date, event_id: str | None = None):
+    def __init__(self, contacts: dict, group: dict, today: date, event_id: str | None = None,
+                 next_sessions: Callable[[], list[dict]] | None = None):
         self.contacts = contacts
         self.group = group
         self.today = today
         self.event_id = event_id
         self.reference = contacts["reference"]
+        # the group's next sessions (sessions.upcoming_listing), read only by a plan that lists them
+        self.next_sessions = next_sessions or list
 
     def for_referral(self, data: dict) -> "_Case":
         """The case as this referral's own referrer knows it (their reference, their details)."""
@@ -180,18 +207,13 @@ class _Case:
                     "referrer": data.get("referrer") or self.contacts.get("referrer"),
                     "level": data.get("level", self.contacts.get("level")),
                     "cir_max": data.get("cir_max", self.contacts.get("cir_max"))}
-        return _Case(contacts, self.group, self.today, self.event_id)
+        return _Case(contacts, self.group, self.today, self.event_id, self.next_sessions)
 
     def person(self, template: str, **context) -> PlannedMessage:
         person = self.contacts["person"]
         context = {"given_name": person["given_name"], "date": self.today.isoformat(), **context}
-        route = person_route(person, self.contacts.get("failing_emails") or ())
-        suppressed = person_suppression(self.contacts)
-        if route is None:
-            return PlannedMessage("person", template, "letter", {}, context,
-                                  suppressed or NO_CONTACT_DETAIL)
-        channel, to = route
-        return PlannedMessage("person", template, channel, to, context, suppressed)
+        return written_to("person", person, template, context, person_suppression(self.contacts),
+                          self.contacts.get("failing_emails") or ())
 
     def reply_by_sms(self, template: str, **context) -> PlannedMessage:
         """An answer to a text of theirs (REPLIES): to their mobile, never held back by consent."""
@@ -279,7 +301,8 @@ def _case_status_changed(case: _Case, data: dict) -> list[PlannedMessage]:
         # back to where it was put on hold from: invited and told when it first got there
         return []
     if status == "accepted":
-        return [case.person("person_invitation"), case.referrer_update("accepted")]
+        return [case.person("person_invitation", sessions=case.next_sessions()),
+                case.referrer_update("accepted")]
     if status == "rejected":
         # Their welcome promised they would hear from the coordinator: they are told kindly that
         # they will not, and where else to find support (never the reason: it is the referrer's).
@@ -372,13 +395,16 @@ _PLANNERS = {
 
 
 def plan_messages(event_type: str, data: dict, contacts: dict, group: dict,
-                  *, today: date | None = None, event_id: str | None = None) -> list[PlannedMessage]:
+                  *, today: date | None = None, event_id: str | None = None,
+                  next_sessions: Callable[[], list[dict]] | None = None) -> list[PlannedMessage]:
     """The messages an event causes; [] for events that message nobody.
 
-    `today` (the UK date the event happened) dates letters and picks upcoming
-    sessions; default: today in the UK. `event_id` is the event's own: a visit
-    booking tells the referrer only if `contacts["visit_booked_told"]` (visit id
-    -> the event that told them) names this event or not that visit at all.
+    `today` (the UK date the event happened) dates letters; default: today in
+    the UK. `next_sessions` gives the group's next sessions for the invitation
+    on acceptance (session records, read only when that is planned).
+    `event_id` is the event's own: a visit booking tells the referrer only if
+    `contacts["visit_booked_told"]` (visit id -> the event that told them)
+    names this event or not that visit at all.
     Person messages that may not go (do
     not contact, consent withdrawn, no address) are still planned, with
     `suppressed` set, so the service records them rather than dropping them.
@@ -387,7 +413,7 @@ def plan_messages(event_type: str, data: dict, contacts: dict, group: dict,
     planner = _PLANNERS.get(event_type)
     if planner is None or contacts.get("erased_at"):
         return []
-    return planner(_Case(contacts, group, today or datetime.now(UK).date(), event_id), data)
+    return planner(_Case(contacts, group, today or datetime.now(UK).date(), event_id, next_sessions), data)
 
 
 # --- rendering --------------------------------------------------------------
@@ -416,9 +442,14 @@ def uk_datetime(value) -> str:
     if moment.tzinfo is None:  # events carry UTC
         moment = moment.replace(tzinfo=timezone.utc)
     moment = moment.astimezone(UK)
+    return f"{long_date(moment)} at {clock_words(moment)}"
+
+
+def clock_words(moment: datetime) -> str:
+    """'2:30pm', '6pm': the time of day as the moment gives it (convert to UK time first)."""
     hour = moment.hour % 12 or 12
     clock = f"{hour}{moment:%p}" if moment.minute == 0 else f"{hour}:{moment:%M%p}"
-    return f"{long_date(moment)} at {clock.lower()}"
+    return clock.lower()
 
 
 def humanise(value) -> str:
@@ -428,11 +459,6 @@ def humanise(value) -> str:
 def address_lines(address: dict) -> list[str]:
     keys = ("line1", "line2", "line3", "town", "county", "postcode")
     return [str(address[k]).strip() for k in keys if address.get(k) and str(address[k]).strip()]
-
-
-def upcoming(sessions: list[dict], today) -> list[dict]:
-    start = _as_date(today)
-    return [s for s in sessions if _as_date(s["date"]) >= start]
 
 
 def paragraphs(text: str) -> Markup:
@@ -470,7 +496,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(long_date=long_date, letter_date=letter_date, uk_datetime=uk_datetime,
-                       humanise=humanise, address_lines=address_lines, upcoming=upcoming,
+                       humanise=humanise, address_lines=address_lines,
                        paragraphs=paragraphs)
     return env
 
@@ -513,3 +539,15 @@ def withdrawal_notice(data: dict, group: dict) -> PlannedMessage | None:
         return None
     return PlannedMessage("fire_service", FIRE_SERVICE_WITHDRAWAL_NOTICE, "email",
                           {"email": group["fire_team"]["email"]}, {"reference": data["reference"]})
+
+
+def person_message(contacts: dict, group: dict, today: date, template: str, **context) -> PlannedMessage:
+    """One message to the person outside an event's plan (a group session's invitation,
+    reminder or news), on their channel and with their wishes applied as for every message."""
+    return _Case(contacts, group, today).person(template, **context)
+
+
+def supporter_message(contacts: dict, supporter: dict, today: date, template: str, **context) -> PlannedMessage:
+    """One message to a supporter of the person (a group session for supporters), on their own channel."""
+    context = {"given_name": supporter["given_name"], "date": today.isoformat(), **context}
+    return written_to("supporter", supporter, template, context, supporter_suppression(contacts))

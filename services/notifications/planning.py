@@ -69,7 +69,7 @@ def notification_id(event_id: str, message: PlannedMessage, copy: int = 0) -> st
     return f"{event_id}:{message.template}:{message.audience}" + (f":{copy}" if copy else "")
 
 
-def plans_for_every_referrer(event_type, data, contacts, group, today, event_id=None):
+def plans_for_every_referrer(event_type, data, contacts, group, today, event_id=None, next_sessions=None):
     """The event's messages, with referrer updates repeated for each agency that referred the person.
 
     A referral's own receipt reads its referrer from the event, so referral_received plans once.
@@ -84,7 +84,8 @@ def plans_for_every_referrer(event_type, data, contacts, group, today, event_id=
         seen.add(referrer.get("email"))
         view = {**contacts, "referrer": referrer,
                 "reference": (referrer.get("reference") if copy else None) or contacts["reference"]}
-        for message in plan_messages(event_type, data, view, group, today=today, event_id=event_id):
+        for message in plan_messages(event_type, data, view, group, today=today, event_id=event_id,
+                                     next_sessions=next_sessions):
             if copy == 0 or message.audience == "referrer":
                 yield message, copy
 
@@ -93,14 +94,17 @@ class MessagePlanner:
     """Turns events into stored, scheduled messages.
 
     `store` is a NotificationRepository (or a fake with its verbs); `channels`
-    gives `quiet_hours`, `triage_wait` and, for erasure, `holds_file`.
+    gives `quiet_hours`, `triage_wait` and, for erasure, `holds_file`;
+    `next_sessions` the group's next sessions, for the invitation on acceptance.
     """
 
-    def __init__(self, store, channels, group: dict, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, store, channels, group: dict, clock: Callable[[], datetime] = utcnow,
+                 next_sessions: Callable[[], list[dict]] | None = None):
         self.store = store
         self.channels = channels
         self.group = group
         self.clock = clock
+        self.next_sessions = next_sessions
 
     def plan_for_event(self, envelope: dict) -> list[dict]:
         """Plan the event's messages; returns those claimed for this worker to send at once."""
@@ -126,7 +130,7 @@ class MessagePlanner:
             raise LookupError("no contact record for this case yet")  # retried with backoff
         today = envelope["occurred_at"].astimezone(UK).date()
         for message, copy in plans_for_every_referrer(event_type, data, contacts, self.group, today,
-                                                      envelope["event_id"]):
+                                                      envelope["event_id"], self.next_sessions):
             self._plan(envelope, message, copy)
         self._settle_races(case_id, event_type, data, triage)
         return self.claimed
@@ -167,6 +171,16 @@ class MessagePlanner:
         for doc in self.store.held_alerts(case_id, reference):
             released += self.store.release(doc, now, [wake_up_event(doc, now)])
         return released
+
+    def plan_message(self, envelope: dict, message: PlannedMessage) -> list[dict]:
+        """One message outside an event's plan (a group session's invitation, reminder or news),
+        stored and timed like every other; returns it when claimed for this worker to send now.
+
+        `envelope` needs `event_id` (what makes the message once), `case_id` and `correlation_id`.
+        """
+        self.claimed = []
+        self._plan(envelope, message)
+        return self.claimed
 
     def _plan(self, envelope, message: PlannedMessage, copy: int = 0) -> None:
         now = self.clock()

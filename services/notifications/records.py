@@ -56,7 +56,8 @@ def holdings(store, group: dict, case_id: str) -> dict:
 class NotificationRecords(KeptRecords):
     @rpc
     def subject_access(self, case_id):
-        return {"holdings": holdings(self.store, self.group, case_id),
+        return {"holdings": {**holdings(self.store, self.group, case_id),
+                             "sessions": jsonable(self._sessions().holdings(case_id))},
                 "audit": jsonable(self.audit.for_case(case_id))}
 
     def retention_policy(self):

@@ -192,12 +192,17 @@ class NotificationRepository(Repository):
                                            {"audience": 1, "template": 1, "status": 1}):
             if (audience and doc["audience"] != audience) or doc["template"] in keep:
                 continue
-            result = self.notifications.update_one(
-                {"_id": doc["_id"], "status": doc["status"]},
-                {"$set": {"status": "suppressed", "suppressed_reason": reason,
-                          "next_attempt_at": None, "updated_at": utcnow()}})
-            suppressed += result.modified_count
+            suppressed += self.suppress(doc["_id"], reason, doc["status"])
         return suppressed
+
+    def suppress(self, notification_id: str, reason: str, status: str | None = None) -> int:
+        """One message not yet gone (`status`: as read; None: whichever of NOT_GONE it is) is recorded
+        as suppressed (1), or it had gone or was taken meanwhile (0)."""
+        result = self.notifications.update_one(
+            {"_id": notification_id, "status": status or {"$in": list(NOT_GONE)}},
+            {"$set": {"status": "suppressed", "suppressed_reason": reason,
+                      "next_attempt_at": None, "updated_at": utcnow()}})
+        return result.modified_count
 
     def erase_case(self, case_id: str) -> list[str]:
         """Anonymise every message of the case (template, audience, status and dates stay).
@@ -212,15 +217,18 @@ class NotificationRepository(Repository):
             if isinstance(doc.get("receipt"), str):
                 receipts.append(doc["receipt"])
             if doc["template"] != FIRE_SERVICE_WITHDRAWAL_NOTICE:
-                self.notifications.update_one(
-                    {"_id": doc["_id"]},
-                    {"$set": {**PERSONAL_FIELDS, "erased_at": utcnow(), "updated_at": utcnow()}})
+                self.erase_message(doc["_id"])
         # what the person texted us goes too
         self.inbound_messages.update_many({"case_id": case_id, "text": {"$ne": None}},
                                           {"$set": {"text": None, "erased_at": utcnow()}})
         # a parked event of this case still holds the referral's contact details
         self.erase_parked_events(case_id)
         return receipts
+
+    def erase_message(self, notification_id: str) -> None:
+        """One message loses its address and text (template, audience, status and dates stay)."""
+        self.notifications.update_one({"_id": notification_id},
+                                      {"$set": {**PERSONAL_FIELDS, "erased_at": utcnow(), "updated_at": utcnow()}})
 
     # -- letters to print ----------------------------------------------------------------
     def letters(self, status: str) -> list[dict]:

@@ -42,7 +42,8 @@ class NotificationEntrySchema(_ResponseSchema):
     sent_at = fields.AwareDateTime(allow_none=True)
     suppressed_reason = fields.String(
         allow_none=True, validate=validate.OneOf(
-            ("do_not_contact", "consent_withdrawn", "no_contact_detail", "case_erased")))
+            ("do_not_contact", "consent_withdrawn", "no_contact_detail", "case_erased", "session_cancelled",
+                              "supporter_removed")))
     last_error = fields.String(allow_none=True)
 
 
@@ -161,12 +162,6 @@ class HuddleSchema(_Strict):
     number = _text()
 
 
-class SessionSchema(_Strict):
-    date = fields.Date(required=True)
-    time = _text()
-    format = fields.String(required=True, validate=validate.OneOf(("online", "face_to_face")))
-
-
 class FireTeamSchema(_Strict):
     name = _text()
     email = fields.Email(required=True)
@@ -185,7 +180,6 @@ class GroupSchema(_Strict):
     online = fields.Nested(OnlineSchema, required=True)
     face_to_face = fields.Nested(FaceToFaceSchema, required=True)
     huddle = fields.Nested(HuddleSchema, required=True)
-    next_sessions = fields.List(fields.Nested(SessionSchema), required=True)
     fire_safety_check_url = fields.Url(required=True, schemes={"https", "http"})
     fire_team = fields.Nested(FireTeamSchema, required=True)
     agencies = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)

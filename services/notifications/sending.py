@@ -32,8 +32,8 @@ from services.common.vocabulary import NOTIFICATION_FAILED, NOTIFICATION_SENT
 from . import letters
 from .channels import PermanentDeliveryError, TransientDeliveryError
 from .messages import (
-    CASE_ERASED, FIRE_SERVICE_WITHDRAWAL_NOTICE, REPLIES, PlannedMessage, fire_service_suppression,
-    person_suppression, render, triage_context, triage_key,
+    CASE_ERASED, FIRE_SERVICE_WITHDRAWAL_NOTICE, PEOPLE, REPLIES, PlannedMessage, fire_service_suppression,
+    person_suppression, render, supporter_suppression, triage_context, triage_key,
 )
 from .repository import PERSONAL_FIELDS
 
@@ -47,12 +47,12 @@ UNSENT = ("pending", "sending")
 
 def allowed_at(quiet_hours, audience: str, channel: str, moment: datetime,
                template: str | None = None) -> datetime:
-    """When a message planned for `moment` may go: quiet hours hold the person's.
+    """When a message planned for `moment` may go: quiet hours hold the person's (and a supporter's).
 
     Letters are not held: writing a file at night disturbs nobody; nor are answers to a text
     the person has just sent (REPLIES).
     """
-    if quiet_hours is None or audience != "person" or channel == "letter" or template in REPLIES:
+    if quiet_hours is None or audience not in PEOPLE or channel == "letter" or template in REPLIES:
         return moment
     return quiet_hours.next_allowed(moment)
 
@@ -78,6 +78,8 @@ def suppression(doc: dict, contacts: dict) -> str | None:
         return None if doc["template"] == FIRE_SERVICE_WITHDRAWAL_NOTICE else CASE_ERASED
     if doc["audience"] == "person":
         return None if doc["template"] in REPLIES else person_suppression(contacts)
+    if doc["audience"] == "supporter":
+        return supporter_suppression(contacts)
     if doc["audience"] == "fire_service":
         return fire_service_suppression(contacts, doc["template"])
     return None

@@ -35,6 +35,7 @@ from .schemas import (BounceOutcomeSchema, EmailBounceSchema, InboundOutcomeSche
                       LetterListSchema, LetterSchema, LettersQuerySchema,
                       NotificationLogSchema, NotificationsQuerySchema)
 from .sending import NOTIFICATION_DUE, PRODUCER, MessageSender
+from .session_routes import SESSION_ROUTES, SessionEntrypoints
 
 configure_logging()
 log = get_logger(__name__)
@@ -71,13 +72,15 @@ ROUTES = [
                                            "person and sends that message again, once, by text (else letter); "
                                            "later messages skip the address. A soft bounce is only recorded.",
           request=EmailBounceSchema, response=BounceOutcomeSchema, extra_responses=WEBHOOK_ERRORS),
+    *SESSION_ROUTES,
 ]
 OPENAPI = build_spec("referral-hub notifications",
                      "Onboarding messages to the person, the referrer, the coordinator and the "
                      "fire service team, and their delivery log.", ROUTES)
 
 
-class NotificationsService(NotificationRecords, common_http.ServiceHttp):  # audit, subject access
+# NotificationRecords: audit, subject access; SessionEntrypoints: group sessions (session_routes.py)
+class NotificationsService(SessionEntrypoints, NotificationRecords, common_http.ServiceHttp):
     name = "notifications"
     openapi_document = OPENAPI
 
@@ -123,7 +126,7 @@ class NotificationsService(NotificationRecords, common_http.ServiceHttp):  # aud
 
     # -- events -------------------------------------------------------------
     def _planner(self) -> MessagePlanner:
-        return MessagePlanner(self.store, self.channels, self.group)
+        return MessagePlanner(self.store, self.channels, self.group, next_sessions=self.next_sessions)
 
     def _sender(self) -> MessageSender:
         return MessageSender(self.store, self.channels, self.group)

@@ -21,12 +21,15 @@ TIMELINE_SOURCES = (
     ("notifications", "sms_stop_received"),
     ("notifications", "person_replied"),
     ("notifications", "email_bounced"),
+    ("notifications", "session_reply_recorded"),
+    ("notifications", "session_attendance_recorded"),
 )
 
 LONDON = ZoneInfo("Europe/London")  # where the coordinators read the timeline
 
 AUDIENCE_WORDS = {"person": "the person", "referrer": "the referrer",
-                  "coordinator": "the coordinator", "fire_service": "the LFB fire safety team"}
+                  "coordinator": "the coordinator", "fire_service": "the LFB fire safety team",
+                  "supporter": "a supporter of the person"}
 
 
 def referral_event(event_type: str, case: dict, correlation_id: str, data: dict) -> dict:
@@ -107,7 +110,30 @@ def _summary(envelope: dict) -> str:
         then = ("; their address is marked as failing and the message goes again another way they gave us"
                 if data.get("audience") == "person" else "; please check the address")
         return f"Email '{data.get('template')}' to {who} bounced{then}"
+    if kind in ("session_reply_recorded", "session_attendance_recorded"):
+        return _session_summary(kind, data)
     return kind.replace("_", " ")
+
+
+SESSION_WORDS = {"face_to_face": "face-to-face session", "online": "online session", "huddle": "phone huddle"}
+
+
+def _session_summary(kind: str, data: dict) -> str:
+    """"Came to the online session on 3 Dec": a group session, by its kind and London date."""
+    session = f"the {SESSION_WORDS.get(data.get('kind'), 'group session')} on {_day(data.get('starts_at'))}"
+    who = "A supporter " if data.get("supporter_id") else ""  # at a session for family and friends
+    if kind == "session_attendance_recorded":
+        line = f"came to {session}" if data.get("attended") else f"did not come to {session}"
+    else:
+        by = "with the reply link" if data.get("via") == "link" else "to the coordinator"
+        line = f"said {'yes' if data.get('answer') == 'yes' else 'no'} to {session} ({by})"
+    return who + line if who else line[0].upper() + line[1:]
+
+
+def _day(value) -> str:
+    """A session's day as a coordinator in London reads it: "3 Dec"."""
+    local = _london(value)
+    return f"{local.day} {local:%b}" if local else str(value)
 
 
 def _words(code) -> str:
@@ -116,9 +142,14 @@ def _words(code) -> str:
 
 def _when(value) -> str:
     """A due time as a coordinator in London reads it: "Mon 30 Nov, 15:45" (GMT or BST)."""
+    local = _london(value)
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}" if local else str(value)
+
+
+def _london(value) -> datetime | None:
+    """An ISO-8601 instant in London time (naive: taken as UTC); None when it is not one."""
     try:
         moment = datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        return str(value)
-    local = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(LONDON)
-    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(LONDON)

@@ -99,6 +99,8 @@ def render_html(document: dict) -> str:
                 f"<pre>{html.escape(rendered.get('text') or '(text no longer held)')}</pre></article>")
         parts.append("<section><h2>Messages</h2>" + "".join(messages) + "</section>")
         parts.append(_section("Contact details the notifications service holds", notifications.get("contacts")))
+        if notifications.get("sessions") is not None:
+            parts.append(_section("Group sessions: invitations, answers and attendance", notifications["sessions"]))
     else:
         parts.append("<section><h2>Messages</h2><p class=incomplete>Not included: the notifications service "
                      "did not answer.</p></section>")

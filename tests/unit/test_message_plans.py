@@ -297,7 +297,7 @@ def test_person_context_names_who_referred_them():
     ("visit_status_changed", {"visit_id": "v-1", "status": "scheduled", "from": "acknowledged",
                               "scheduled_for": "2026-12-02T10:00:00Z"}, "person_visit_booked",
      {"given_name", "date", "visit_at", "moved"}),
-    ("case_status_changed", {"to": "accepted"}, "person_invitation", {"given_name", "date"}),
+    ("case_status_changed", {"to": "accepted"}, "person_invitation", {"given_name", "date", "sessions"}),
     ("case_status_changed", {"to": "accepted"}, "referrer_update",
      {"reference", "referrer_name", "update"}),
     ("visit_status_changed", {"visit_id": "v-1", "status": "no_access"}, "coordinator_visit_update",

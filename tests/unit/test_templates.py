@@ -10,6 +10,7 @@ from jinja2 import UndefinedError
 
 from services.notifications import messages
 from services.notifications.messages import STOP_CONFIRMATION, PlannedMessage, load_group, plan_messages, render
+from tests.unit.session_samples import session_plans
 
 TEMPLATES = Path(messages.__file__).parent / "templates"
 TODAY = date(2026, 11, 25)
@@ -81,6 +82,9 @@ def every_plan(group):
                     yield replace(message, channel=channel, to=to)
             else:
                 yield message
+    for message in session_plans(CONTACTS, group, TODAY):
+        for channel, to in PERSON_CHANNELS.items():
+            yield replace(message, channel=channel, to=to)
 
 
 def plan_one(template, group, event_type, data, contacts=CONTACTS, **changes):
@@ -124,7 +128,7 @@ def test_missing_context_fails_loudly(group):
 @pytest.mark.parametrize("template, event_type, data, key", [
     ("person_welcome", "referral_received", {}, "given_name"),
     ("person_welcome", "referral_received", {}, "referred_by"),
-    ("person_invitation", "case_status_changed", {"to": "accepted"}, "date"),
+    ("person_invitation", "case_status_changed", {"to": "accepted"}, "given_name"),
     ("coordinator_alert", "referral_received", {}, "hfsv_visit"),
     ("coordinator_alert", "referral_received", {}, "duplicate"),
     ("fire_service_alert", "visit_requested", {"priority": "high", "due_by": "2026-12-01T10:00Z"},
@@ -304,32 +308,35 @@ def test_group_details_come_from_the_group(group):
     changed["online"]["link"] = "https://meet.example.net/harrow-group"
     changed["huddle"]["number"] = "07700 900444"
     changed["call_within_working_days"] = 3
-    changed["next_sessions"] = [{"date": "2026-12-09", "time": "7pm to 8.30pm", "format": "online"}]
     message = plan_one("person_invitation", group, "case_status_changed", {"to": "accepted"})
     before = render(message, group).text
     after = render(message, changed).text
     for new in ["Morgan Adeyemi", "020 7946 0999", "https://meet.example.net/harrow-group",
-                "07700 900444", "Wednesday 9 December 2026, 7pm to 8.30pm"]:
+                "07700 900444"]:
         assert new in after and new not in before
     assert group["online"]["link"] in before and group["online"]["link"] not in after
     welcome = plan_one("person_welcome", group, "referral_received", {})
     assert "within 3 working days" in render(welcome, changed).text
 
 
-def test_invitation_lists_only_upcoming_sessions(group):
-    changed = deepcopy(group)
-    changed["next_sessions"] = [
-        {"date": "2026-11-24", "time": "6pm", "format": "online"},
-        {"date": "2026-11-25", "time": "6pm", "format": "face_to_face"},
-        {"date": "2026-12-10", "time": "6pm", "format": "online"},
-    ]
+def test_invitation_lists_the_next_sessions_from_the_records(group):
+    listed = [{"date": "2026-11-25", "time": "6pm to 7:30pm", "kind": "face to face"},
+              {"date": "2026-12-10", "time": "6:30pm to 8pm", "kind": "online"},
+              {"date": "2026-12-14", "time": "7pm to 7:30pm", "kind": "phone huddle"}]
     message = plan_one("person_invitation", group, "case_status_changed", {"to": "accepted"})
-    text = render(message, changed).text
-    assert "24 November" not in text
-    assert "Wednesday 25 November 2026, 6pm, face to face" in text
-    assert "Thursday 10 December 2026, 6pm, online" in text
-    changed["next_sessions"] = []
-    assert "will let you know the dates" in render(message, changed).text
+    assert message.context["sessions"] == []  # planned without session records: none to list
+    text = render(replace(message, context={**message.context, "sessions": listed}), group).text
+    assert "Wednesday 25 November 2026, 6pm to 7:30pm, face to face" in text
+    assert "Thursday 10 December 2026, 6:30pm to 8pm, online" in text
+    assert "Monday 14 December 2026, 7pm to 7:30pm, phone huddle" in text
+    assert "will let you know the dates" not in text
+    sms = render(replace(message, channel="sms", to=PERSON_CHANNELS["sms"],
+                         context={**message.context, "sessions": listed}), group).text
+    assert "Next session: Wednesday 25 November 2026, 6pm to 7:30pm, face to face." in sms
+    assert "will let you know the dates" in render(message, group).text
+    # a message planned before sessions were records still renders (subject access shows it)
+    old = {k: v for k, v in message.context.items() if k != "sessions"}
+    assert "will let you know the dates" in render(replace(message, context=old), group).text
 
 
 def test_signpost_links_the_lfb_online_check(group):

@@ -44,3 +44,35 @@ def test_a_letter_reads_as_posted_when_a_coordinator_marks_it():
     assert summary == "Letter 'person_welcome' to the person printed and posted"
     assert summarise(event("notification_sent", template="person_welcome", audience="person", channel="email")) \
         == "Message 'person_welcome' sent to the person by email"
+
+
+@pytest.mark.parametrize("data, summary", [
+    ({"kind": "online", "starts_at": "2026-12-03T18:30:00+00:00", "attended": True},
+     "Came to the online session on 3 Dec"),
+    ({"kind": "face_to_face", "starts_at": "2026-12-12T11:00:00+00:00", "attended": False},
+     "Did not come to the face-to-face session on 12 Dec"),
+    ({"kind": "huddle", "starts_at": "2027-06-30T23:30:00+00:00", "attended": True},
+     "Came to the phone huddle on 1 Jul"),                       # 00:30 BST: the London day
+])
+def test_attendance_reads_as_a_line_of_the_case(data, summary):
+    assert summarise(event("session_attendance_recorded", session_id="s-1", **data)) == summary
+
+
+def test_an_answer_to_an_invitation_says_how_it_came():
+    start = "2026-12-03T18:30:00+00:00"
+    assert (summarise(event("session_reply_recorded", kind="online", starts_at=start, answer="yes", via="link"))
+            == "Said yes to the online session on 3 Dec (with the reply link)")
+    assert (summarise(event("session_reply_recorded", kind="online", starts_at=start, answer="no",
+                            via="coordinator"))
+            == "Said no to the online session on 3 Dec (to the coordinator)")
+
+
+def test_a_supporters_answer_and_attendance_say_it_was_a_supporter():
+    data = {"kind": "online", "starts_at": "2026-12-03T18:30:00+00:00", "supporter_id": "sup-1"}
+    assert (summarise(event("session_attendance_recorded", attended=True, **data))
+            == "A supporter came to the online session on 3 Dec")
+    assert (summarise(event("session_reply_recorded", answer="no", via="link", **data))
+            == "A supporter said no to the online session on 3 Dec (with the reply link)")
+    assert (summarise(event("notification_sent", template="person_session_invitation", audience="supporter",
+                            channel="email"))
+            == "Message 'person_session_invitation' sent to a supporter of the person by email")

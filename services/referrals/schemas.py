@@ -558,7 +558,7 @@ class NeedsActionSchema(_ResponseSchema):
                        "working days), do_not_contact, email_bounced, new_referral"})
     since = UtcDateTime(required=True, allow_none=True, metadata={"description": "since when the case needs it"})
     dismissible = fields.Function(lambda need: need["reason"] in DISMISSIBLE, metadata={
-        "description": "true when a coordinator marks it dealt with (POST /cases/{case_id}/attention); "
+        "type": "boolean", "description": "true when a coordinator marks it dealt with (POST /cases/{case_id}/attention); "
                        "the others clear when the case or the visit moves on"})
     due_by = UtcDateTime(required=True, allow_none=True, metadata={
         "description": "when it is due (in the past: overdue); null when there is no deadline"})

@@ -11,7 +11,7 @@ from services.common.health import database_answers
 from services.common.http import json_response
 from services.common.logs import configure_logging
 
-from . import case_pages, referral_pages, signin, users, visit_pages
+from . import case_pages, referral_pages, session_pages, signin, users, visit_pages
 from .dependencies import People, Services, Settings
 from .web import page
 
@@ -188,6 +188,47 @@ class PortalService:
     @page(roles=("admin",))
     def users_action(self, page_request):
         return users.act(self.people, self.settings, page_request)
+
+    # -- coordinators: group sessions ------------------------------------------------------
+    @http("GET", "/sessions")
+    @page(roles=("coordinator",))
+    def sessions(self, page_request):
+        return session_pages.listing(self.services, page_request)
+
+    @http("POST", "/sessions")
+    @page(roles=("coordinator",))
+    def plan_session(self, page_request):
+        return session_pages.plan(self.services, page_request)
+
+    @http("GET", "/sessions/<string:session_id>")
+    @page(roles=("coordinator",))
+    def one_session(self, page_request, session_id):
+        return session_pages.one_session(self.services, page_request, session_id)
+
+    @http("POST", "/sessions/<string:session_id>/invitations")
+    @page(roles=("coordinator",))
+    def invite_to_session(self, page_request, session_id):
+        return session_pages.invite(self.services, page_request, session_id)
+
+    @http("POST", "/sessions/<string:session_id>/replies")
+    @page(roles=("coordinator",))
+    def record_session_reply(self, page_request, session_id):
+        return session_pages.reply(self.services, page_request, session_id)
+
+    @http("POST", "/sessions/<string:session_id>/change")
+    @page(roles=("coordinator",))
+    def change_session(self, page_request, session_id):
+        return session_pages.change(self.services, page_request, session_id)
+
+    @http("POST", "/sessions/<string:session_id>/cancel")
+    @page(roles=("coordinator",))
+    def cancel_session(self, page_request, session_id):
+        return session_pages.cancel(self.services, page_request, session_id)
+
+    @http("POST", "/sessions/<string:session_id>/attendance")
+    @page(roles=("coordinator",))
+    def record_session_attendance(self, page_request, session_id):
+        return session_pages.attendance(self.services, page_request, session_id)
 
 
 def _file(root: Path, name: str) -> Response:

@@ -37,6 +37,14 @@ def error(field: str, text: str) -> dict:
     return {"field": field, "href": f"#{field}", "text": text}
 
 
+def clock(typed: str) -> tuple[int, int] | None:
+    """(hour, minute) from a 24-hour time like "14:30" or "9.05", or None when it is not one."""
+    match = _TIME.match(typed)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
 def booking_from_form(form) -> tuple[str | None, list[dict]]:
     """(ISO-8601 time with London's offset, []) or (None, errors) for the schedule form."""
     parts = [form.get(f"visit-date-{part}", "").strip() for part in ("day", "month", "year")]
@@ -53,15 +61,14 @@ def booking_from_form(form) -> tuple[str | None, list[dict]]:
             day_value = date(int(parts[2]), int(parts[1]), int(parts[0]))
         except ValueError:
             errors.append(error("visit-date-day", "The date of the visit must be a real date, like 1 12 2026"))
-    match = _TIME.match(typed_time)
+    at = clock(typed_time)
     if not typed_time:
         errors.append(error("visit-time", "Enter the time of the visit"))
-    elif not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+    elif at is None:
         errors.append(error("visit-time", "Enter the time of the visit in 24-hour time, like 14:30"))
     if errors:
         return None, errors
-    local = datetime(day_value.year, day_value.month, day_value.day, int(match.group(1)), int(match.group(2)),
-                     tzinfo=LONDON)
+    local = datetime(day_value.year, day_value.month, day_value.day, *at, tzinfo=LONDON)
     return local.isoformat(), []
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from services.common.logs import bind_context, get_logger
 
-from . import case_form
+from . import case_form, session_form
 from .dependencies import ApiError
 from .display import LONDON, actor_name, actor_person_id
 
@@ -28,7 +28,8 @@ STATUS_FILTER = (("", "Any status"), ("received", "Received"), ("accepted", "Acc
 LEVEL_FILTER = (("", "Any level"), ("3", "Level 3"), ("2", "Level 2"), ("1", "Level 1"))
 DONE = {"move": "The case has moved.", "rating": "The clutter rating is recorded.",
         "consent": "The withdrawal is recorded. Other services are being told.",
-        "erase": "Their personal data is erased.", "attention": "Marked as dealt with."}
+        "erase": "Their personal data is erased.", "attention": "Marked as dealt with.",
+        "supporter-added": "The supporter is added.", "supporter-removed": "The supporter is removed."}
 
 
 # -- Today --------------------------------------------------------------------------------
@@ -136,12 +137,15 @@ def _case_page(services, page, case, *, errors=None, values=None, open_form=None
     done = page.request.args.get("done") if page.request.method == "GET" else None
     today = _now().astimezone(LONDON).date()
     values = {"rated-on-day": str(today.day), "rated-on-month": str(today.month), "rated-on-year": str(today.year),
-              **(values or {})}
+              **session_form.supporter_defaults(page.person, today), **(values or {})}
     actors = [e.get("actor") for e in case.get("timeline", [])] + \
         [r.get("rated_by") for r in case.get("cir_ratings", [])] + \
         [w.get("actor") for w in (case.get("consent") or {}).get("withdrawn") or []]
     names = page.people.names(actor_person_id(a) for a in actors)
-    return page.render("case.html", status=status, case=case, messages=messages, errors=errors or [],
+    supporters = _supporters(services, page, case["case_id"])
+    return page.render("case.html", status=status, case=case, messages=messages, supporters=supporters,
+                       contact_ways=session_form.CONTACT_WAYS,
+                       errors=errors or [],
                        who=lambda actor: actor_name(actor, names),
                        error_for={e["field"]: e["text"] for e in (errors or [])}, values=values,
                        open_form=open_form, conflict=conflict, conflict_title=CONFLICT_TITLE,
@@ -164,6 +168,16 @@ def _notifications(services, page, case_id):
                              token=page.session_token, correlation_id=page.correlation_id)
     except (ApiError, OSError) as exc:
         log.warning("case_messages_unavailable", error=type(exc).__name__)
+        return None
+
+
+def _supporters(services, page, case_id):
+    """The case's supporters (items), or None when the notifications service does not answer."""
+    try:
+        return services.call("notifications", "GET", "/supporters", params={"case_id": case_id},
+                             token=page.session_token, correlation_id=page.correlation_id)["items"]
+    except (ApiError, OSError) as exc:
+        log.warning("case_supporters_unavailable", error=type(exc).__name__)
         return None
 
 

@@ -11,7 +11,7 @@ from services.common.health import database_answers
 from services.common.http import json_response
 from services.common.logs import configure_logging
 
-from . import case_pages, referral_pages, session_pages, signin, users, visit_pages
+from . import case_pages, referral_pages, session_pages, signin, supporter_pages, users, visit_pages
 from .dependencies import People, Services, Settings
 from .web import page
 
@@ -229,6 +229,16 @@ class PortalService:
     @page(roles=("coordinator",))
     def record_session_attendance(self, page_request, session_id):
         return session_pages.attendance(self.services, page_request, session_id)
+
+    @http("POST", "/cases/<string:case_id>/supporters")
+    @page(roles=("coordinator",))
+    def add_supporter(self, page_request, case_id):
+        return supporter_pages.add(self.services, page_request, case_id)
+
+    @http("POST", "/cases/<string:case_id>/supporters/<string:supporter_id>/removal")
+    @page(roles=("coordinator",))
+    def remove_supporter(self, page_request, case_id, supporter_id):
+        return supporter_pages.remove(self.services, page_request, case_id, supporter_id)
 
 
 def _file(root: Path, name: str) -> Response:

@@ -181,6 +181,85 @@ def attendance_from_form(form, invitations: list[dict]) -> tuple[dict | None, li
     return {"attended": [i for i in invited if i in came], "absent": [i for i in invited if i not in came]}, []
 
 
+# -- supporters on a case ------------------------------------------------------------------------
+CONTACT_WAYS = (("email", "Email"), ("sms", "Text message"), ("phone", "Phone call"), ("letter", "Letter"))
+SUPPORTER_TEXT = (  # form field, API field, label, longest, what to type when it is missing (None: optional)
+    ("supporter-given-name", "given_name", "First name", 100, "Enter the supporter's first name"),
+    ("supporter-family-name", "family_name", "Last name", 100, "Enter the supporter's last name"),
+    ("supporter-relationship", "relationship", "Relationship to them", 60, None),
+    ("supporter-phone", "phone", "Phone number", 32, None),
+    ("supporter-email", "email", "Email address", 254, None),
+)
+SUPPORTER_ADDRESS = (("supporter-line1", "line1", 100), ("supporter-town", "town", 100),
+                     ("supporter-postcode", "postcode", 10))
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def supporter_from_form(form, case_id: str, today) -> tuple[dict | None, list[dict]]:
+    """A `POST /supporters` body: their name, how to reach them the way they chose, and the
+    person's agreement (who asked, when)."""
+    body, errors = {"case_id": case_id}, []
+    for field, api_field, label, longest, missing in SUPPORTER_TEXT:
+        typed = " ".join(form.get(field, "").split())
+        if not typed:
+            if missing:
+                errors.append(error(field, missing))
+        elif len(typed) > longest:
+            errors.append(error(field, f"{label} must be {longest} characters or fewer"))
+        else:
+            body[api_field] = typed
+    if "email" in body and not _EMAIL.match(body["email"]):
+        errors.append(error("supporter-email", "Enter an email address like name@example.org"))
+    if "phone" in body and len(body["phone"]) < 5:
+        errors.append(error("supporter-phone", "Enter the whole phone number, like 07700 900123"))
+    address = {api: " ".join(form.get(field, "").split()) for field, api, _ in SUPPORTER_ADDRESS}
+    if any(address.values()):
+        for field, api, longest in SUPPORTER_ADDRESS:
+            if not address[api]:
+                errors.append(error(field, "Enter the whole postal address: first line, town and postcode"))
+                break
+            if len(address[api]) > longest:
+                errors.append(error(field, f"This must be {longest} characters or fewer"))
+        body["address"] = address
+    way = form.get("supporter-contact", "")
+    needs = {"email": "email", "sms": "phone", "phone": "phone", "letter": "address"}
+    if way not in needs:
+        errors.append(error("supporter-contact", "Select how the supporter wants to hear from the group"))
+    elif needs[way] not in body and not any(e["field"].startswith(f"supporter-{needs[way]}") for e in errors):
+        errors.append(error("supporter-contact", {"email": "Enter their email address to reach them by email",
+                                                  "phone": "Enter their phone number to reach them that way",
+                                                  "address": "Enter their postal address to write to them"}[needs[way]]))
+    body["preferred_contact"] = way
+    if form.get("supporter-consent") != "yes":
+        errors.append(error("supporter-consent", "Confirm that they agreed to this supporter being involved"))
+    asked_by = " ".join(form.get("supporter-asked-by", "").split())
+    if not asked_by or len(asked_by) > 200:
+        errors.append(error("supporter-asked-by", "Enter who asked them, like Alex Morgan"))
+    asked_on, date_error = typed_date(form, "supporter-asked-on", "the day they agreed")
+    if date_error:
+        errors.append(date_error)
+    elif asked_on > today:
+        errors.append(error("supporter-asked-on-day", "The day they agreed cannot be in the future"))
+    if errors:
+        return None, errors
+    return {**body, "person_consent": {"obtained_by": asked_by, "obtained_on": asked_on.isoformat()}}, []
+
+
+def supporter_defaults(person: dict | None, today) -> dict:
+    """The add-a-supporter form as it starts: asked by the coordinator, today."""
+    return {"supporter-asked-by": (person or {}).get("name") or "", "supporter-asked-on-day": str(today.day),
+            "supporter-asked-on-month": str(today.month), "supporter-asked-on-year": str(today.year)}
+
+
+def removal_from_form(form) -> tuple[dict | None, list[dict]]:
+    reason = " ".join(form.get("removal-reason", "").split())
+    if not reason:
+        return None, [error("supporters", "Enter why the supporter is removed, like \"They asked us to\"")]
+    if len(reason) > 300:
+        return None, [error("supporters", "The reason must be 300 characters or fewer")]
+    return {"reason": reason}, []
+
+
 # -- the service's refusals in plain words ---------------------------------------------------
 API_WORDS = {
     "session_full": "Every place is taken. Add places to the session, or record a no for someone first",

@@ -194,3 +194,44 @@ def test_planning_and_cancelling_by_keyboard_alone(portal, page, coordinator, to
     (listed,) = notifications_api(portal, tokens, "GET", "/sessions")["items"]
     assert (listed["status"], listed["cancelled"]["reason"]) == ("cancelled", "The venue is closed for repairs")
     check_page(page, "70-keyboard-session-cancelled")
+
+
+def test_supporters_on_the_case_page(portal, page, coordinator, tokens, mongo_client, databases):
+    reference = refer(portal, tokens)
+    case = wait_until(lambda: case_of(portal, tokens, reference), message="the case")
+    contacts = mongo_client[databases["notifications"]]["contacts"]
+    wait_until(lambda: contacts.find_one({"_id": case["case_id"]}), timeout=30,
+               message="the notifications service to know the case")
+    sign_in(page, portal, coordinator)
+    page.goto(f"{portal}/cases/{case['case_id']}")
+    assert "No supporters yet." in page.locator("main").inner_text()
+    page.get_by_text("Add a supporter").click()
+    page.get_by_label("First name", exact=True).fill("Jo")
+    page.get_by_label("Email address (optional)").fill("")
+    page.get_by_label("Email", exact=True).check()
+    page.get_by_role("button", name="Add supporter").click()
+    summary = page.locator(".govuk-error-summary")
+    summary.wait_for()
+    assert summary.locator("li").all_inner_texts() == [
+        "Enter the supporter's last name", "Enter their email address to reach them by email",
+        "Confirm that they agreed to this supporter being involved"]
+    assert page.get_by_label("First name", exact=True).input_value() == "Jo"
+    check_page(page, "71-case-supporter-errors")
+
+    page.get_by_label("Last name", exact=True).fill("Jones")
+    page.get_by_label("Relationship to them (optional)").fill("daughter")
+    page.get_by_label("Email address (optional)").fill("jo.jones@example.org")
+    page.get_by_label("They agreed to this supporter being involved and contacted").check()
+    page.get_by_role("button", name="Add supporter").click()
+    page.get_by_text("The supporter is added.").wait_for()
+    section = page.locator(".govuk-summary-card").filter(has_text="Jo Jones, daughter")
+    assert "jo.jones@example.org" in section.inner_text() and "asked by Sam Patel" in section.inner_text()
+    check_page(page, "72-case-supporter-added")
+
+    section.get_by_label("Why remove them?").fill("They asked us to")
+    section.get_by_role("button", name="Remove Jo Jones").click()
+    page.get_by_text("The supporter is removed.").wait_for()
+    assert "No supporters yet." in page.locator("main").inner_text()
+    (removed,) = requests.get(f"{portal.api['notifications']}/supporters", params={"case_id": case["case_id"]},
+                              headers={"Authorization": f"Bearer {tokens['coordinator']}"}, timeout=10).json()["items"]
+    assert (removed["status"], removed["given_name"], removed["removal_reason"]) == ("removed", None, "They asked us to")

@@ -131,3 +131,34 @@ def test_words_and_times_on_the_pages():
     old = {**SESSION, "session_id": "s0", "starts_at": "2026-11-01T10:00:00+00:00",
            "ends_at": "2026-11-01T11:00:00+00:00"}
     assert sf.split_by_time([SESSION, old], NOW) == ([SESSION], [old])
+
+
+def supporter(**typed):
+    fields = {"supporter-given-name": "Jo", "supporter-family-name": "Jones", "supporter-relationship": "daughter",
+              "supporter-phone": "07700 900456", "supporter-contact": "sms", "supporter-consent": "yes",
+              "supporter-asked-by": "Alex Morgan", "supporter-asked-on-day": "19", "supporter-asked-on-month": "11",
+              "supporter-asked-on-year": "2026", **typed}
+    return sf.supporter_from_form(MultiDict({k: v for k, v in fields.items() if v is not None}), "case-1",
+                                  NOW.date())
+
+
+def test_a_supporter_is_added_with_the_persons_agreement_and_a_way_to_reach_them():
+    assert supporter() == ({"case_id": "case-1", "given_name": "Jo", "family_name": "Jones",
+                            "relationship": "daughter", "phone": "07700 900456", "preferred_contact": "sms",
+                            "person_consent": {"obtained_by": "Alex Morgan", "obtained_on": "2026-11-19"}}, [])
+    by_post, _ = supporter(**{"supporter-contact": "letter", "supporter-line1": "1 High St",
+                              "supporter-town": "Harrow", "supporter-postcode": "HA1 1AA"})
+    assert by_post["address"] == {"line1": "1 High St", "town": "Harrow", "postcode": "HA1 1AA"}
+
+
+def test_a_supporter_form_names_what_is_missing():
+    assert texts(supporter(**{"supporter-given-name": "", "supporter-contact": "email", "supporter-consent": None,
+                              "supporter-asked-on-day": "21"})) == [
+        ("supporter-given-name", "Enter the supporter's first name"),
+        ("supporter-contact", "Enter their email address to reach them by email"),
+        ("supporter-consent", "Confirm that they agreed to this supporter being involved"),
+        ("supporter-asked-on-day", "The day they agreed cannot be in the future")]
+    assert texts(supporter(**{"supporter-contact": "letter", "supporter-line1": "1 High St"}))[0] == (
+        "supporter-town", "Enter the whole postal address: first line, town and postcode")
+    assert texts(sf.removal_from_form(MultiDict({"removal-reason": " "}))) == [
+        ("supporters", 'Enter why the supporter is removed, like "They asked us to"')]

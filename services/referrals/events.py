@@ -45,7 +45,7 @@ FACTS = {
     "visit_status_changed": ("visit_id", "change", "from", "status", "priority", "due_by", "scheduled_for",
                              "outcome"),
     # notifications' group sessions (kept from the first one received, for an attendance report)
-    "session_attendance_recorded": ("session_id", "kind", "starts_at", "attended"),
+    "session_attendance_recorded": ("session_id", "kind", "starts_at", "attended", "supporter_id"),
 }
 
 

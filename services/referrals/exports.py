@@ -61,4 +61,7 @@ def report(store, name: str, period: reports.Period, *, now: datetime,
         return reports.hfsv(reports.visit_rows(timeline_events_of_types(store, VISIT_EVENTS)), period, now=now)
     if name == "cir-change":
         return reports.cir_change(reports.rating_rows(cases()), period)
+    if name == "attendance":
+        return reports.attendance(reports.attendance_rows(
+            timeline_events_of_types(store, ("session_attendance_recorded",))), period)
     raise KeyError(name)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from statistics import mean, median
 
-from services.common.working_days import add_working_days, london_date, working_days_between
+from services.common.working_days import LONDON, add_working_days, london_date, working_days_between
 
 SMALL = range(1, 5)  # counts shown as "<5"
 SMALL_COUNT, SUPPRESSED = "<5", "suppressed"
@@ -253,6 +253,63 @@ def cir_change(ratings: list[RatingRow], period: Period) -> Table:
     ), rows, notes=("Ratings 1 (no clutter) to 9; referrers' and the coordinator's ratings alike.",))
 
 
+@dataclass(frozen=True)
+class AttendanceRow:
+    session_id: str
+    kind: str
+    starts_at: datetime
+    attendee: str        # the case, or the case's supporter: one person
+    attended: bool
+    recorded_at: datetime
+
+
+SESSION_KINDS = {"face_to_face": "face to face", "online": "online", "huddle": "phone huddle"}
+
+
+def attendance(rows: list[AttendanceRow], period: Period) -> Table:
+    """Who came to each session in the period, and per month how many people came at least once.
+    A person's attendance recorded twice for a session counts as the latest record."""
+    latest: dict[tuple[str, str], AttendanceRow] = {}
+    for row in sorted(rows, key=lambda r: _aware(r.recorded_at)):
+        if london_date(row.starts_at) in period:
+            latest[(row.session_id, row.attendee)] = row
+    sessions: dict[str, dict] = {}
+    months: dict[str, dict] = defaultdict(lambda: {"sessions": set(), "came": 0, "absent": 0, "people": set()})
+    for row in latest.values():
+        session = sessions.setdefault(row.session_id, {"starts_at": row.starts_at, "kind": row.kind, "came": 0,
+                                                       "absent": 0})
+        month = months[_month(london_date(row.starts_at))]
+        month["sessions"].add(row.session_id)
+        session["came" if row.attended else "absent"] += 1
+        month["came" if row.attended else "absent"] += 1
+        if row.attended:
+            month["people"].add(row.attendee)
+    out = []
+    for session_id, session in sorted(sessions.items(), key=lambda kv: _aware(kv[1]["starts_at"])):
+        local = _aware(session["starts_at"]).astimezone(LONDON)
+        out.append({"month": _month(local.date()), "session": f"{local:%Y-%m-%d %H:%M}",
+                    "kind": SESSION_KINDS.get(session["kind"], session["kind"]), "came": session["came"],
+                    "did_not_come": session["absent"],
+                    "attendance_rate": _pct(session["came"], session["came"] + session["absent"]),
+                    "people_who_came": None})
+    for name, month in sorted(months.items()):
+        count = len(month["sessions"])
+        out.append({"month": name, "session": f"month total ({count} session{'' if count == 1 else 's'})",
+                    "kind": "all",
+                    "came": month["came"], "did_not_come": month["absent"],
+                    "attendance_rate": _pct(month["came"], month["came"] + month["absent"]),
+                    "people_who_came": len(month["people"])})
+    return Table("attendance", "Attendance at the group's sessions, per session and per month", (
+        Column("month", "label", "calendar month of the session (London), YYYY-MM"),
+        Column("session", "label", "the session's start (London), or the month's sessions together"),
+        Column("kind", "label", "face to face, online or phone huddle"),
+        Column("came", "count", "people recorded as having come (members and supporters)"),
+        Column("did_not_come", "count", "people invited and recorded as not having come"),
+        Column("attendance_rate", "rate", "came as a percentage of those recorded", ("came", "did_not_come")),
+        Column("people_who_came", "count", "different people who came at least once that month"),
+    ), out, notes=("Only sessions whose attendance was recorded are counted.",))
+
+
 # --- rows from the service's own records ----------------------------------------------------------
 
 _MOVE_SUMMARY = re.compile(r"^Case moved from (\w+) to (\w+)$")  # entries written before `facts`
@@ -311,6 +368,20 @@ def visit_rows(entries) -> list[VisitRow]:
     return [VisitRow(**visit) for visit in visits.values()]
 
 
+def attendance_rows(entries) -> list[AttendanceRow]:
+    """Attendance from the session_attendance_recorded events on the timelines (their `facts`)."""
+    rows = []
+    for entry in entries:
+        facts = entry.get("facts") or {}
+        if entry.get("type") != "session_attendance_recorded" or not facts.get("session_id"):
+            continue
+        attendee = f"{entry['case_id']}:{facts['supporter_id']}" if facts.get("supporter_id") else entry["case_id"]
+        rows.append(AttendanceRow(session_id=facts["session_id"], kind=facts.get("kind", ""),
+                                  starts_at=_when(facts["starts_at"]), attendee=attendee,
+                                  attended=bool(facts.get("attended")), recorded_at=_aware(entry["at"])))
+    return rows
+
+
 def rating_rows(cases) -> list[RatingRow]:
     return [RatingRow(case_id=case["_id"], rated_on=date.fromisoformat(str(r["rated_on"])[:10]),
                       ratings=r["ratings"])
@@ -338,4 +409,4 @@ def _when(value) -> datetime | None:
     return _aware(moment)
 
 
-REPORTS = ("referrals-by-agency", "first-contact", "hfsv", "cir-change")
+REPORTS = ("referrals-by-agency", "first-contact", "hfsv", "cir-change", "attendance")

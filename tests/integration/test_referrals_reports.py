@@ -197,6 +197,50 @@ def test_clutter_ratings_from_first_to_latest(api, seeded):
     }
 
 
+def test_attendance_per_session_and_per_month_from_the_session_events(api, seeded):
+    def attended(name, session_id, kind, starts_at, came, recorded_at, supporter_id=None):
+        data = {"session_id": session_id, "kind": kind, "starts_at": utc(starts_at).isoformat(), "attended": came}
+        if supporter_id:
+            data["supporter_id"] = supporter_id
+        event = new_event("session_attendance_recorded", case_id=seeded[name], correlation_id="seed",
+                          producer="notifications", data=data)
+        event["occurred_at"] = utc(recorded_at).isoformat()
+        return event
+
+    events = [
+        # S1, online, Thu 3 Sep 18:30 London (17:30 UTC): Ann came; Bob first marked as came, then
+        # corrected to did not come (the later record counts); Cat did not come
+        attended("Ann", "s1", "online", "2026-09-03T17:30:00", True, "2026-09-03T20:00:00"),
+        attended("Bob", "s1", "online", "2026-09-03T17:30:00", True, "2026-09-03T20:00:00"),
+        attended("Bob", "s1", "online", "2026-09-03T17:30:00", False, "2026-09-04T09:00:00"),
+        attended("Cat", "s1", "online", "2026-09-03T17:30:00", False, "2026-09-03T20:00:00"),
+        # S2, face to face, Sat 10 Oct 11:00 London: Ann, her supporter and Eve came
+        attended("Ann", "s2", "face_to_face", "2026-10-10T10:00:00", True, "2026-10-10T14:00:00"),
+        attended("Ann", "s2", "face_to_face", "2026-10-10T10:00:00", True, "2026-10-10T14:00:00", "sup-1"),
+        attended("Eve", "s2", "face_to_face", "2026-10-10T10:00:00", True, "2026-10-10T14:00:00"),
+        # S3 is after the period
+        attended("Ann", "s3", "huddle", "2026-11-05T18:00:00", True, "2026-11-05T20:00:00"),
+    ]
+    dispatch = event_dispatcher(api.config)
+    for event in events:
+        with entrypoint_waiter(api.container, "record_on_timeline", timeout=10):
+            dispatch("notifications", event["event_type"], event)
+    rows = report(api, "attendance").json()["rows"]
+    assert rows == [
+        {"month": "2026-09", "session": "2026-09-03 18:30", "kind": "online", "came": 1, "did_not_come": 2,
+         "attendance_rate": 33.3, "people_who_came": None},
+        {"month": "2026-10", "session": "2026-10-10 11:00", "kind": "face to face", "came": 3, "did_not_come": 0,
+         "attendance_rate": 100.0, "people_who_came": None},
+        {"month": "2026-09", "session": "month total (1 session)", "kind": "all", "came": 1, "did_not_come": 2,
+         "attendance_rate": 33.3, "people_who_came": 1},
+        {"month": "2026-10", "session": "month total (1 session)", "kind": "all", "came": 3, "did_not_come": 0,
+         "attendance_rate": 100.0, "people_who_came": 3},
+    ]
+    exported = list(csv.DictReader(io.StringIO(report(api, "attendance", format="csv").text)))
+    assert [(r["came"], r["did_not_come"], r["attendance_rate"]) for r in exported][:2] == [
+        ("<5", "<5", "suppressed"), ("<5", "0", "suppressed")]
+
+
 def test_reports_refuse_what_they_cannot_answer(api, admin):
     assert report(api, "no-such-report").status_code == 404
     assert "referrals-by-agency" in report(api, "no-such-report").json()["message"]

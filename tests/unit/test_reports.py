@@ -213,3 +213,22 @@ def test_a_timeline_entry_keeps_only_the_non_personal_facts_of_its_event():
     received = new_event("referral_received", case_id="c1", correlation_id="c", producer="referrals",
                          data={"person": {"given_name": "Ada"}, "agency": "mind"})
     assert "facts" not in timeline_entry(received, "received")
+
+
+# -- attendance ---------------------------------------------------------------------------------
+def test_attendance_counts_the_latest_record_per_person_and_each_person_once_a_month():
+    from services.referrals.reports import AttendanceRow
+
+    def row(session, who, came, recorded, starts="2026-09-03T17:30:00", kind="online"):
+        return AttendanceRow(session, kind, at(starts), who, came, at(recorded))
+    rows = [row("s1", "a", True, "2026-09-03T20:00:00"), row("s1", "b", True, "2026-09-03T20:00:00"),
+            row("s1", "b", False, "2026-09-04T08:00:00"),            # corrected: did not come
+            row("s2", "a", True, "2026-09-20T20:00:00", starts="2026-09-20T09:00:00", kind="huddle"),
+            row("s3", "a", True, "2026-07-01T20:00:00", starts="2026-07-01T09:00:00")]   # before the period
+    table = reports.attendance(rows, AUTUMN)
+    sessions = [r for r in table.rows if r["kind"] != "all"]
+    assert [(r["session"], r["came"], r["did_not_come"]) for r in sessions] == [
+        ("2026-09-03 18:30", 1, 1), ("2026-09-20 10:00", 1, 0)]
+    [month] = [r for r in table.rows if r["kind"] == "all"]
+    assert (month["came"], month["did_not_come"], month["people_who_came"], month["attendance_rate"]) == (
+        2, 1, 1, 66.7)

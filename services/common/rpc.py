@@ -20,9 +20,12 @@ from nameko.rpc import (RPC_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TEMPLATE, ReplyListe
                         get_rpc_exchange)
 
 from .consumer import QUORUM
+from .queue_consumer import OwnQueueConsumer
 
 
 class QuorumRpcConsumer(RpcConsumer):
+    queue_consumer = OwnQueueConsumer()  # its own connection, like every consumer here
+
     def setup(self):
         if self.queue is None:
             service_name = self.container.service_name
@@ -41,6 +44,8 @@ rpc = QuorumRpc.decorator
 
 
 class FailoverReplyListener(ReplyListener):
+    queue_consumer = OwnQueueConsumer()
+
     def setup(self):
         reply_queue_uuid = uuid.uuid4()
         self.routing_key = str(reply_queue_uuid)

@@ -231,8 +231,11 @@ def test_each_consumer_has_its_own_connection_and_losing_one_leaves_the_others_c
     container_factory(TwoQueues, config).start()
 
     def consumed_on(queue):
-        details = rabbit_manager.get_queue(vhost, queue).get("consumer_details") or []
-        return details[0]["channel_details"]["connection_name"] if details else None
+        for consumer in rabbit_manager.get_queue(vhost, queue).get("consumer_details") or []:
+            channel = consumer.get("channel_details")  # [] for a channel that has just gone
+            if isinstance(channel, dict) and channel.get("connection_name"):
+                return channel["connection_name"]
+        return None
 
     referrals_connection = wait_until(lambda: consumed_on(QUEUE), message="the consumer of one queue")
     visits_connection = wait_until(lambda: consumed_on(visits), message="the consumer of the other")

@@ -9,17 +9,25 @@ own databases, dropped at the end):
 
 1. starts three RabbitMQ nodes (rabbit-c1..c3@localhost, AMQP ports 5681-5683,
    distribution ports 25681-25683, data and a private Erlang cookie under a
-   temporary directory) and joins c2 and c3 to c1 with `rabbitmqctl join_cluster`;
-2. declares the quorum queues (three replicas each) and starts the services,
-   every one with AMQP_URI listing the three nodes (`;`-separated, each
-   replica starting from a different node): referrals x1, safety x2,
-   notifications x2;
+   temporary directory), joins c2 and c3 to c1 with `rabbitmqctl join_cluster`
+   and waits until every node sees all three running: a quorum queue gets its
+   replicas on the nodes in the cluster when it is declared, so nothing is
+   declared before that;
+2. declares the quorum queues, runs `rabbitmq-queues grow <node> all` for each
+   node (a no-op on a whole cluster; what an operator runs after adding a
+   node), and starts the services, every one with AMQP_URI listing the three
+   nodes (`;`-separated, each replica starting from a different node):
+   referrals x1, safety x2, notifications x2;
 3. sends a burst of referrals over HTTP (each with its Idempotency-Key, retried
    on an error), and a third of the way in stops a node with `rabbitmqctl
-   stop`, half way SIGKILLs a safety replica;
+   stop` (first recording every quorum queue's replicas and asking
+   `rabbitmq-queues check_if_node_is_quorum_critical` of that node), half way
+   SIGKILLs a safety replica;
 4. waits until every case has converged and checks exactly once: one case per
    referral, one triage decision per case, each message sent once (one
-   attempt), each event once on the timeline, nothing parked, outboxes empty.
+   attempt), each event once on the timeline, nothing parked, outboxes empty,
+   and no replica ended by itself. The result counts, per replica, its
+   reconnections and failed publishes from its log.
 
 Prints JSON lines; the last one is the result. Exit status 0 when every check
 holds. A fault benchmark, not a test: it times things, and takes minutes.

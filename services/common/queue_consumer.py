@@ -9,9 +9,9 @@ goes with it. kombu then reconnects about once a second, declares and consumes
 every queue again, and fails again on the same queue. Every such cycle hands
 back what the consumers had already been given, and a quorum queue counts each
 return toward the delivery limit, so a few cycles can park innocent messages.
-Seen in bench/cluster_faults.py --stop-leader, together with a second fault: an
-ack on a connection that had just gone raised a socket error into nameko, which
-killed the whole service.
+(That loop was reported from bench/cluster_faults.py --stop-leader runs; those
+runs also showed a second fault: an ack on a connection that had just gone
+raised a socket error, which nameko does not catch, and it killed the service.)
 
 `OwnQueueConsumer` is nameko's QueueConsumer with three changes:
 

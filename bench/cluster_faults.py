@@ -9,17 +9,25 @@ own databases, dropped at the end):
 
 1. starts three RabbitMQ nodes (rabbit-c1..c3@localhost, AMQP ports 5681-5683,
    distribution ports 25681-25683, data and a private Erlang cookie under a
-   temporary directory) and joins c2 and c3 to c1 with `rabbitmqctl join_cluster`;
-2. declares the quorum queues (three replicas each) and starts the services,
-   every one with AMQP_URI listing the three nodes (`;`-separated, each
-   replica starting from a different node): referrals x1, safety x2,
-   notifications x2;
+   temporary directory), joins c2 and c3 to c1 with `rabbitmqctl join_cluster`
+   and waits until every node sees all three running: a quorum queue gets its
+   replicas on the nodes in the cluster when it is declared, so nothing is
+   declared before that;
+2. declares the quorum queues, runs `rabbitmq-queues grow <node> all` for each
+   node (a no-op on a whole cluster; what an operator runs after adding a
+   node), and starts the services, every one with AMQP_URI listing the three
+   nodes (`;`-separated, each replica starting from a different node):
+   referrals x1, safety x2, notifications x2;
 3. sends a burst of referrals over HTTP (each with its Idempotency-Key, retried
    on an error), and a third of the way in stops a node with `rabbitmqctl
-   stop`, half way SIGKILLs a safety replica;
+   stop` (first recording every quorum queue's replicas and asking
+   `rabbitmq-queues check_if_node_is_quorum_critical` of that node), half way
+   SIGKILLs a safety replica;
 4. waits until every case has converged and checks exactly once: one case per
    referral, one triage decision per case, each message sent once (one
-   attempt), each event once on the timeline, nothing parked, outboxes empty.
+   attempt), each event once on the timeline, nothing parked, outboxes empty,
+   and no replica ended by itself. The result counts, per replica, its
+   reconnections and failed publishes from its log.
 
 Prints JSON lines; the last one is the result. Exit status 0 when every check
 holds. A fault benchmark, not a test: it times things, and takes minutes.
@@ -56,6 +64,9 @@ MONGO_URI = os.environ.get("MONGO_URI") or "mongodb://127.0.0.1:27017/"
 TRIAGE = {"visit_requested", "visit_not_requested"}  # fire_risk_without_consent comes with visit_not_requested
 SERVICE_CLASSES = {"referrals": "ReferralsService", "safety": "SafetyService",
                    "notifications": "NotificationsService"}
+# log events of a replica meeting the failover (counted per replica in the result)
+RECOVERY_EVENTS = ("broker_consumer_reconnecting", "broker_ack_lost", "broker_requeue_lost",
+                   "outbox_publish_failed", "event_republish_failed")
 
 
 def report(phase, **numbers):
@@ -123,17 +134,51 @@ class Cluster:
             self.ctl(node, "stop_app")
             self.ctl(node, "join_cluster", first.name)
             self.ctl(node, "start_app")
-        status = json.loads(self.ctl(first, "cluster_status", "--formatter", "json").stdout)
-        if len(status["running_nodes"]) != len(self.nodes):
-            raise RuntimeError(f"cluster did not form: {status['running_nodes']}")
+        self.await_whole()
+
+    def await_whole(self, timeout: float = 120) -> None:
+        """Every node sees every node running: only then may anything declare a queue.
+
+        A quorum queue gets its replicas on the cluster's members at the moment it is declared (at most
+        3, the broker's default group size); one declared before the last join has fewer replicas, and
+        losing one more node may leave it without a majority.
+        """
+        names = sorted(n.name for n in self.nodes)
+        deadline = time.monotonic() + timeout
+        for node in self.nodes:
+            while True:
+                status = json.loads(self.ctl(node, "cluster_status", "--formatter", "json").stdout)
+                if sorted(status["running_nodes"]) == names:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"cluster did not form on {node.name}: {status['running_nodes']}")
+                time.sleep(1)
+
+    def grow(self) -> None:
+        """A replica of every quorum queue on every node (what an operator runs after adding a node)."""
+        for node in self.nodes:
+            self.ctl(node, "grow", node.name, "all", tool="rabbitmq-queues", timeout=300)
 
     def any_running(self) -> Node:
         return next(n for n in self.nodes if n.running)
 
     def queues(self) -> list[dict]:
-        out = self.ctl(self.any_running(), "list_queues", "name", "type", "leader", "members", "messages",
-                       "--formatter", "json", "-q").stdout
+        out = self.ctl(self.any_running(), "list_queues", "name", "type", "leader", "members", "online",
+                       "messages", "--formatter", "json", "-q").stdout
         return json.loads(out)
+
+    def membership(self) -> dict:
+        """How the quorum queues stand: replicas per queue, and queues without a majority online."""
+        quorum = [q for q in self.queues() if q["type"] == "quorum"]
+        return {"quorum_queues": len(quorum),
+                "replicas": dict(Counter(str(len(q["members"])) for q in quorum)),
+                "without_majority_online": sorted(q["name"] for q in quorum
+                                                  if len(q["online"]) * 2 <= len(q["members"]))}
+
+    def quorum_critical(self, node: Node) -> bool:
+        """True when stopping `node` would leave some quorum queue without a majority."""
+        return self.ctl(node, "check_if_node_is_quorum_critical", tool="rabbitmq-queues",
+                        check=False).returncode != 0
 
     def leaders(self) -> Counter:
         return Counter(q["leader"] for q in self.queues() if q["name"].startswith("evt-"))
@@ -175,6 +220,7 @@ class Services:
         self.dbs = {s: f"bench_{run_id}_{s}" for s in (*SERVICE_CLASSES, "auth")}
         self.procs: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
+        self.killed: set[str] = set()
 
     def amqp_uri(self, rotation: int) -> str:
         uris = [n.uri for n in self.cluster.nodes]
@@ -211,6 +257,25 @@ class Services:
     def kill(self, name: str) -> None:
         os.killpg(self.procs[name].pid, signal.SIGKILL)
         self.procs[name].wait()
+        self.killed.add(name)
+
+    def exited(self) -> list[str]:
+        """Replicas that ended by themselves (not the one the bench killed): a fault took a service down."""
+        return sorted(n for n, p in self.procs.items() if p.poll() is not None and n not in self.killed)
+
+    def log_counts(self) -> dict:
+        """How often each replica met the broker's failover, from its JSON log."""
+        counts = {}
+        for name in self.procs:
+            seen = Counter()
+            for line in (self.base / "logs" / f"{name}.log").read_text(errors="replace").splitlines():
+                for event in RECOVERY_EVENTS:
+                    if f'"event": "{event}"' in line:
+                        seen[event] += 1
+                if "InternalError" in line and line.startswith("{"):
+                    seen["InternalError"] += 1
+            counts[name] = dict(seen)
+        return counts
 
     def stop_all(self) -> None:
         for proc in self.procs.values():
@@ -302,6 +367,7 @@ def run(args) -> int:
         from services.cli.stack import event_services
         from services.common.topology import declare_topology
         declare_topology(services.amqp_uri(0), event_services())
+        cluster.grow()  # a no-op on a cluster that was whole before the declarations
         layout = cluster.queues()
         report("queues", declared=len(layout), quorum=sum(q["type"] == "quorum" for q in layout),
                replicas=sorted({len(q["members"]) for q in layout if q["type"] == "quorum"}),
@@ -336,11 +402,15 @@ def run(args) -> int:
                 accepted.append(case_id)
                 n = len(accepted)
             if n == max(1, args.referrals // 3):
+                before = cluster.membership()  # the services' own queues (RPC) are there by now
+                critical = cluster.quorum_critical(victim)
                 faults["node_stop_started"] = time.perf_counter()
                 cluster.stop(victim)
                 faults["node_stopped"] = time.perf_counter()
+                faults["membership_at_stop"] = {**before, "victim_quorum_critical": critical}
                 report("fault", stopped=victim.name, after_referrals=n,
-                       stop_took_s=round(faults["node_stopped"] - faults["node_stop_started"], 1))
+                       stop_took_s=round(faults["node_stopped"] - faults["node_stop_started"], 1),
+                       **faults["membership_at_stop"])
             if n == max(2, args.referrals // 2):
                 services.kill(kill)
                 faults["replica_killed"] = time.perf_counter()
@@ -360,16 +430,21 @@ def run(args) -> int:
             if now["converged"] == len(case_ids) and now["messages_unfinished"] == 0 \
                     and now["outbox_waiting"] == 0:
                 break
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or services.exited():
                 break
             time.sleep(1)
         done = time.perf_counter()
         time.sleep(args.settle)  # anything still on its way (a duplicate) shows up now
         final = state(client, services.dbs, case_ids)
-        ok = exactly_once(final, args.referrals)
+        exited = services.exited()
+        ok = exactly_once(final, args.referrals) and not exited
         result = {
             "ok": ok, "referrals": args.referrals, "concurrency": args.concurrency,
             "stopped_node": victim.name, "stopped_node_led_queues": args.stop_leader,
+            "membership_at_stop": faults.get("membership_at_stop"),
+            "membership_after": cluster.membership(), "replicas_exited": exited,
+            "failover_log": services.log_counts(),
+            "converged_s_after_node_stop_began": round(done - faults.get("node_stop_started", done), 1),
             "converged_s_after_node_stop": round(done - faults.get("node_stopped", done), 1),
             "converged_s_after_burst": round(done - burst_end, 1),
             "burst_s": round(burst_end - burst_start, 1), "total_s": round(done - burst_start, 1),
@@ -388,13 +463,13 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--referrals", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--referrals", type=int, default=200, help="referrals in the burst [200]")
+    parser.add_argument("--concurrency", type=int, default=8, help="referrals sent at once [8]")
     parser.add_argument("--stop-leader", action="store_true", help="stop the node leading most handler queues")
     parser.add_argument("--short", action="store_true", help="30 referrals at concurrency 4")
     parser.add_argument("--deadline", type=float, default=900, help="seconds to wait for convergence")
     parser.add_argument("--settle", type=float, default=5, help="seconds to wait after convergence")
-    parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=14, help="seed of the generated referrals")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     args = parser.parse_args(argv)
     if args.short:

@@ -51,6 +51,7 @@ from .config import check_amqp_uri
 from .envelope import load_envelope, utcnow
 from .logs import bind_context, clear_context, get_logger
 from .mongo import DEAD_LETTERS, acquire_client, release_client
+from .queue_consumer import OwnQueueConsumer, reconnect_delay
 
 log = get_logger(__name__)
 
@@ -136,6 +137,12 @@ def delay_queue(queue: str, delay_ms: int) -> Queue:
     )
 
 
+# Tries of a retry/deferral publish, the broker's backoff between them (1+2+4+8 s), before the message goes
+# back to its queue: each return counts toward the delivery limit, so a leader election or a failover
+# (seconds) is waited out here rather than spent in redeliveries.
+REPUBLISH_TRIES = 5
+
+
 class RedeliverLater(Exception):
     """Raised when a retry or a deferral could not be published: the message goes back to its queue."""
 
@@ -145,7 +152,10 @@ class QuorumEventHandler(EventHandler):
 
     A worker ending in RedeliverLater has its message requeued (counted by the delivery limit)
     instead of acked, so a broker that could not take the retry never loses the event.
+    Each handler consumes on its own connection (queue_consumer.py).
     """
+
+    queue_consumer = OwnQueueConsumer()
 
     def setup(self):
         if self.handler_type is not SERVICE_POOL or not self.reliable_delivery:
@@ -168,6 +178,8 @@ class QuorumEventHandler(EventHandler):
 
 class ParkedConsumer(Consumer):
     """Consumes the service's park queue: what the broker dead-lettered at the delivery limit."""
+
+    queue_consumer = OwnQueueConsumer()
 
     def __init__(self, **kwargs):
         super().__init__(queue=None, requeue_on_error=True, **kwargs)
@@ -250,15 +262,19 @@ class _WorkerRetry:
     def _republish(self, queue: str, payload, delay_ms: int, attempt: int) -> None:
         target = delay_queue(queue, delay_ms)
         correlation_id = payload.get("correlation_id", "") if isinstance(payload, dict) else ""
-        try:
-            self.provider.publisher.publish(
-                payload, exchange=Exchange(""), routing_key=target.name, declare=[target],
-                extra_headers={"nameko.delivery_attempt": attempt,
-                               "nameko.correlation_id": correlation_id})
-        except Exception as exc:  # unconfirmed: keep the message (requeued) rather than ack it
-            log.warning("event_republish_failed", queue=queue, delay_ms=delay_ms, error=type(exc).__name__)
-            eventlet.sleep(1)
-            raise RedeliverLater(type(exc).__name__) from exc
+        for tries in range(1, REPUBLISH_TRIES + 1):
+            try:
+                self.provider.publisher.publish(
+                    payload, exchange=Exchange(""), routing_key=target.name, declare=[target],
+                    extra_headers={"nameko.delivery_attempt": attempt,
+                                   "nameko.correlation_id": correlation_id})
+                return
+            except Exception as exc:  # unconfirmed: try again, then keep the message (requeued), never ack it
+                log.warning("event_republish_failed", queue=queue, delay_ms=delay_ms, error=type(exc).__name__,
+                            tries=tries)
+                if tries == REPUBLISH_TRIES:
+                    raise RedeliverLater(type(exc).__name__) from exc
+                eventlet.sleep(reconnect_delay(tries))
 
     def defer(self, queue: str, payload, due_at) -> int:
         """Send the message round a fixed-delay queue towards `due_at`; not an attempt."""

@@ -2,9 +2,10 @@
 
 nameko's own `rpc` entrypoint consumes a classic queue (`rpc-<service>`), which
 lives on one node: when that node stops, re-declaring it fails with NOT_FOUND,
-and because every entrypoint of a service shares one consumer connection, the
-service stops consuming its events too (seen in bench/cluster_faults.py). This
-`rpc` declares `rpc-<service>.v2` as a quorum queue; callers are unchanged
+and because every entrypoint of a service shared nameko's one consumer
+connection, the service stopped consuming its events too (seen in
+bench/cluster_faults.py; each consumer now has its own connection,
+queue_consumer.py). This `rpc` declares `rpc-<service>.v2` as a quorum queue; callers are unchanged
 (`RpcProxy` publishes to the same exchange and routing keys). The caller's
 reply queue has the same trap (nameko declares it as a plain queue on the node
 it first reached): `ServiceRpc` makes it exclusive to its connection, so after
@@ -20,9 +21,12 @@ from nameko.rpc import (RPC_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TEMPLATE, ReplyListe
                         get_rpc_exchange)
 
 from .consumer import QUORUM
+from .queue_consumer import OwnQueueConsumer
 
 
 class QuorumRpcConsumer(RpcConsumer):
+    queue_consumer = OwnQueueConsumer()  # its own connection, like every consumer here
+
     def setup(self):
         if self.queue is None:
             service_name = self.container.service_name
@@ -41,6 +45,8 @@ rpc = QuorumRpc.decorator
 
 
 class FailoverReplyListener(ReplyListener):
+    queue_consumer = OwnQueueConsumer()
+
     def setup(self):
         reply_queue_uuid = uuid.uuid4()
         self.routing_key = str(reply_queue_uuid)

@@ -214,3 +214,45 @@ def test_refhub_queues_migrate_moves_an_earlier_installs_messages(rabbit_config,
     assert "moved 1 messages; deleted 1 classic queues" in result.stdout
     new = handler_queue("referrals", "referral_received", "safety", "assess_referral")
     assert queue_info(rabbit_config["AMQP_URI"], new)[0] == 1
+
+
+def test_each_consumer_has_its_own_connection_and_losing_one_leaves_the_others_consuming(
+        container_factory, service_config, rabbit_manager, rabbit_config, mongo_client, databases):
+    """On a cluster, a queue waiting for its new leader fails `basic.consume` with a connection error:
+    only its own consumer may go with it (and come back), never the service's other consumers."""
+    class TwoQueues(Recorder):
+        @consumes(("safety", "visit_requested"))
+        def handle_visit(self, envelope):
+            self.store.db["handled"].insert_one({"_id": envelope["event_id"]})
+
+    vhost = rabbit_config["vhost"]
+    visits = handler_queue("safety", "visit_requested", "notifications", "handle_visit")
+    config = service_config("notifications")
+    container_factory(TwoQueues, config).start()
+
+    def consumed_on(queue):
+        for consumer in rabbit_manager.get_queue(vhost, queue).get("consumer_details") or []:
+            channel = consumer.get("channel_details")  # [] for a channel that has just gone
+            if isinstance(channel, dict) and channel.get("connection_name"):
+                return channel["connection_name"]
+        return None
+
+    referrals_connection = wait_until(lambda: consumed_on(QUEUE), message="the consumer of one queue")
+    visits_connection = wait_until(lambda: consumed_on(visits), message="the consumer of the other")
+    assert referrals_connection != visits_connection
+
+    rabbit_manager.delete_connection(referrals_connection)  # as a consume failure would close it
+    handled = mongo_client[databases["notifications"]]["handled"]
+    visit = new_event("visit_requested", case_id="case-own", correlation_id="corr-own", producer="safety",
+                      data={})
+    event_dispatcher(config, mandatory=True)("safety", "visit_requested", visit)
+    wait_until(lambda: handled.find_one({"_id": visit["event_id"]}), message="the other queue's event")
+    open_connections = {c["name"] for c in rabbit_manager.get_connections()}
+    assert visits_connection in open_connections  # untouched: it never reconnected
+    assert referrals_connection not in open_connections
+
+    referral = _event("case-own")
+    event_dispatcher(config, mandatory=True)("referrals", "referral_received", referral)
+    wait_until(lambda: handled.find_one({"_id": referral["event_id"]}), message="the reconnected consumer")
+    wait_until(lambda: consumed_on(QUEUE) not in (None, referrals_connection),  # management stats lag
+               message="the queue consumed on a new connection")

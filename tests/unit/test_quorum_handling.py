@@ -54,3 +54,34 @@ def test_an_unconfirmed_retry_or_deferral_raises_redeliver_later(monkeypatch, ac
             worker.retry_or_park("evt-q.v2", {"event_id": "e1"}, "ConnectionError")
         else:
             worker.defer("evt-q.v2", {"event_id": "e1"}, utcnow() + timedelta(minutes=5))
+
+
+class RefusingTwice:
+    """The node went away; the next try reaches the survivor that has the queue's new leader."""
+
+    def __init__(self):
+        self.tries = 0
+
+    def publish(self, *args, **kwargs):
+        self.tries += 1
+        if self.tries <= 2:
+            raise ConnectionError("not confirmed")
+
+
+def test_a_failover_is_waited_out_in_the_worker_before_the_message_goes_back(monkeypatch):
+    waits = []
+    monkeypatch.setattr(consumer.eventlet, "sleep", waits.append)
+    provider = DeliveryRetry()
+    provider.delays, provider.publisher = (1000,), RefusingTwice()
+    _WorkerRetry(provider, attempt=0).retry_or_park("evt-q.v2", {"event_id": "e1"}, "ConnectionError")
+    assert provider.publisher.tries == 3 and waits == [1, 2]  # no RedeliverLater: nothing counted a delivery
+
+
+def test_after_the_last_try_the_message_goes_back_to_its_queue(monkeypatch):
+    monkeypatch.setattr(consumer.eventlet, "sleep", lambda seconds: None)
+    provider = DeliveryRetry()
+    provider.delays, provider.publisher = (1000,), RefusingTwice()
+    provider.publisher.tries = -consumer.REPUBLISH_TRIES  # refuses every try this time
+    with pytest.raises(RedeliverLater):
+        _WorkerRetry(provider, attempt=0).retry_or_park("evt-q.v2", {"event_id": "e1"}, "ConnectionError")
+    assert provider.publisher.tries == 0  # every one of the tries was made

@@ -23,6 +23,7 @@ REFERRAL_RECEIVED = "referral_received"
 CASE_STATUS_CHANGED = "case_status_changed"
 CONSENT_WITHDRAWN = "consent_withdrawn"
 CASE_ERASED = "case_erased"
+CIR_RATING_RECORDED = "cir_rating_recorded"  # numbers only: per room first and latest, and the opt-in
 VISIT_REQUESTED = "visit_requested"
 VISIT_NOT_REQUESTED = "visit_not_requested"
 FIRE_RISK_WITHOUT_CONSENT = "fire_risk_without_consent"
@@ -39,7 +40,7 @@ SESSION_REPLY_RECORDED = "session_reply_recorded"
 SESSION_ATTENDANCE_RECORDED = "session_attendance_recorded"
 
 EVENT_TYPES = {
-    "referrals": (REFERRAL_RECEIVED, CASE_STATUS_CHANGED, CONSENT_WITHDRAWN, CASE_ERASED),
+    "referrals": (REFERRAL_RECEIVED, CASE_STATUS_CHANGED, CONSENT_WITHDRAWN, CASE_ERASED, CIR_RATING_RECORDED),
     "safety": (VISIT_REQUESTED, VISIT_NOT_REQUESTED, FIRE_RISK_WITHOUT_CONSENT, VISIT_STATUS_CHANGED,
                VISIT_OVERDUE),
     "notifications": (NOTIFICATION_SENT, NOTIFICATION_FAILED, SMS_STOP_RECEIVED, PERSON_REPLIED,

@@ -381,6 +381,40 @@ def _person_replied(case: _Case, data: dict) -> list[PlannedMessage]:
     return [case.coordinator("coordinator_person_replied", channel=data.get("channel") or "sms")]
 
 
+# The rooms a Clutter Image Rating covers, in the order a progress message reads them, as the person says them.
+ROOM_WORDS = {"living_room": "living room", "kitchen": "kitchen", "bedroom": "bedroom", "other": "other rooms"}
+PROGRESS = "person_progress"
+
+
+def room_changes(rooms: dict) -> list[dict]:
+    """Each room's progress as a message tells it, from referrals' cir_rating_recorded `rooms`:
+    its words, first and latest score, the month of the first ("September", with the year when it
+    is not the latest's year) and the change: better (lower), same, worse or first (rated once)."""
+    changes = []
+    order = list(ROOM_WORDS)
+    for room in sorted(rooms, key=lambda r: (order.index(r) if r in order else len(order), r)):
+        point = rooms[room]
+        first, latest = point["first_score"], point["latest_score"]
+        since, until = _as_date(point["first_rated_on"]), _as_date(point["latest_rated_on"])
+        if since == until:
+            change = "first"
+        else:
+            change = "better" if latest < first else "worse" if latest > first else "same"
+        changes.append({"room": ROOM_WORDS.get(room, humanise(room)), "first": first, "latest": latest,
+                        "since": f"{since:%B}" if since.year == until.year else f"{since:%B %Y}",
+                        "change": change, "plural": room == "other"})
+    return changes
+
+
+def _cir_rating_recorded(case: _Case, data: dict) -> list[PlannedMessage]:
+    # only for a person who opted in (referrals records who asked them, and when)
+    if not data.get("progress_updates_opted_in") or not data.get("rooms"):
+        return []
+    rooms = room_changes(data["rooms"])
+    return [case.person(PROGRESS, rooms=rooms, any_better=any(r["change"] == "better" for r in rooms),
+                        any_worse=any(r["change"] == "worse" for r in rooms))]
+
+
 _PLANNERS = {
     "referral_received": _referral_received,
     "case_status_changed": _case_status_changed,
@@ -391,6 +425,7 @@ _PLANNERS = {
     "visit_not_requested": _visit_not_requested,
     "sms_stop_received": _sms_stop_received,
     "person_replied": _person_replied,
+    "cir_rating_recorded": _cir_rating_recorded,
 }
 
 

@@ -26,9 +26,9 @@ from typing import Callable
 from services.common.envelope import utcnow
 from services.common.logs import get_logger
 from services.common.vocabulary import (
-    CASE_STATUS_CHANGED, CONSENT_CONTACT, CONSENT_SCOPES, CONTACT_SCOPES, FIRE_RISK_WITHOUT_CONSENT,
-    FIRE_SERVICE_SCOPES, PERSON_REPLIED, REFERRAL_RECEIVED, VISIT_NOT_REQUESTED, VISIT_OVERDUE,
-    VISIT_REQUESTED, VISIT_STATUS_CHANGED,
+    CASE_STATUS_CHANGED, CIR_RATING_RECORDED, CONSENT_CONTACT, CONSENT_SCOPES, CONTACT_SCOPES,
+    FIRE_RISK_WITHOUT_CONSENT, FIRE_SERVICE_SCOPES, PERSON_REPLIED, REFERRAL_RECEIVED, VISIT_NOT_REQUESTED,
+    VISIT_OVERDUE, VISIT_REQUESTED, VISIT_STATUS_CHANGED,
 )
 
 from .messages import (
@@ -43,6 +43,7 @@ log = get_logger(__name__)
 MESSAGE_SOURCES = (
     ("referrals", REFERRAL_RECEIVED),
     ("referrals", CASE_STATUS_CHANGED),
+    ("referrals", CIR_RATING_RECORDED),  # the person's progress, if they opted in
     ("safety", VISIT_REQUESTED),
     ("safety", VISIT_NOT_REQUESTED),
     ("safety", VISIT_STATUS_CHANGED),

@@ -14,7 +14,7 @@ from services.common.auth import Principal
 from services.common.envelope import utcnow
 from services.common.http import Conflict
 from services.common.logs import get_logger
-from services.common.vocabulary import CONSENT_ALL, CONSENT_CONTACT
+from services.common.vocabulary import CIR_RATING_RECORDED, CONSENT_ALL, CONSENT_CONTACT
 
 from . import attention, domain
 from .events import referral_event, timeline_entry
@@ -44,7 +44,10 @@ def move(store, case, to, reason, principal, correlation_id) -> None:
 
 
 def record_rating(store, case, ratings, rated_on, principal, correlation_id) -> None:
-    """The coordinator's own rating: kept with who and when, and it sets the level (domain.rating_levels)."""
+    """The coordinator's own rating: kept with who and when, and it sets the level (domain.rating_levels).
+
+    Its event carries numbers only (each room's first and latest rating, and whether the person
+    opted in to hear their progress): notifications writes to the person from it."""
     if case.get("erased_at"):
         raise Conflict("this case was erased")
     now = utcnow()
@@ -52,12 +55,29 @@ def record_rating(store, case, ratings, rated_on, principal, correlation_id) -> 
                                        reference=case["reference"], recorded_at=now)
     all_ratings = [*case.get("cir_ratings", []), rating]
     levels = domain.rating_levels(all_ratings, now.date())
-    entry = {"event_id": str(uuid.uuid4()), "at": now, "type": "cir_rating_recorded",
-             "summary": f"Clutter Image Rating recorded by the coordinator (highest {max(ratings.values())}, "
-                        f"level {levels['level']})",
-             "source": "referrals", "correlation_id": correlation_id, "actor": principal.actor, "reason": None}
-    store.update_case(case["_id"], case["version"], {"cir_ratings": all_ratings, **levels}, [entry], [])
+    event = referral_event(CIR_RATING_RECORDED, case, correlation_id,
+                           {"rooms": domain.room_progress(domain.cir_trend(all_ratings)),
+                            "progress_updates_opted_in": bool((case.get("progress_updates") or {})
+                                                              .get("opted_in"))})
+    entry = timeline_entry(event, f"Clutter Image Rating recorded by the coordinator (highest "
+                                  f"{max(ratings.values())}, level {levels['level']})", actor=principal.actor)
+    store.update_case(case["_id"], case["version"], {"cir_ratings": all_ratings, **levels}, [entry], [event])
     log.info("cir_rating_recorded", level=levels["level"])
+
+
+def set_progress_updates(store, case, opted_in, principal, correlation_id) -> None:
+    """The person opted in to (or out of) hearing their progress after each rating: who and when."""
+    if case.get("erased_at"):
+        raise Conflict("this case was erased")
+    now = utcnow()
+    entry = {"event_id": str(uuid.uuid4()), "at": now, "type": "progress_updates_changed",
+             "summary": "The person wants messages about their progress" if opted_in
+             else "The person does not want messages about their progress",
+             "source": "referrals", "correlation_id": correlation_id, "actor": principal.actor, "reason": None}
+    store.update_case(case["_id"], case["version"],
+                      {"progress_updates": domain.progress_updates(opted_in, at=now, actor=principal.actor)},
+                      [entry], [])
+    log.info("progress_updates_changed", opted_in=opted_in)
 
 
 def dismiss_attention(store, case, reason, note, principal, correlation_id, *, threshold: int) -> None:

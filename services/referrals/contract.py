@@ -4,7 +4,7 @@ from services.common.openapi import HEALTH_ROUTE, OPENAPI_ROUTE, Route, build_sp
 from .export_schemas import ROUTES as EXPORT_ROUTES
 from .records import ROUTES as RECORD_ROUTES
 from .schemas import (AttentionDismissalSchema, CaseDetailSchema, CaseListSchema, CasesQuerySchema, CirRatingRequestSchema,
-                      ConsentWithdrawalSchema, ErasureRequestSchema, ReferralCreatedSchema, ReferralListSchema,
+                      ConsentWithdrawalSchema, ErasureRequestSchema, ProgressUpdatesRequestSchema, ReferralCreatedSchema, ReferralListSchema,
                       ReferralSchema, ReferralsQuerySchema, ReferralStatusSchema, TransitionRequestSchema)
 
 COORDINATOR = ("coordinator",)
@@ -35,6 +35,10 @@ ROUTES = [
     Route("POST", "/cases/{case_id}/cir-ratings", "Record the coordinator's own Clutter Image Rating; it sets "
           "the case's level", roles=COORDINATOR, request=CirRatingRequestSchema, response=CaseDetailSchema,
           status=201, errors=(400, 401, 403, 404, 409, 415)),
+    Route("POST", "/cases/{case_id}/progress-updates", "Record whether the person wants a message with their "
+          "progress after each Clutter Image Rating (who and when go on the case and its timeline); 409 for an "
+          "erased case", roles=COORDINATOR, request=ProgressUpdatesRequestSchema, response=CaseDetailSchema,
+          errors=(400, 401, 403, 404, 409, 415)),
     Route("POST", "/cases/{case_id}/consent-withdrawal", "Record a withdrawal of consent (all, fire_service, contact)",
           roles=COORDINATOR, request=ConsentWithdrawalSchema, response=CaseDetailSchema,
           errors=(400, 401, 403, 404, 409, 415)),

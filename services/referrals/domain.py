@@ -79,6 +79,18 @@ def cir_trend(ratings: list[dict]) -> dict:
     return trend
 
 
+def room_progress(trend: dict) -> dict:
+    """Each room's first and latest rating (cir_trend): the numbers a progress message may carry."""
+    return {room: {"first_score": points[0]["score"], "first_rated_on": points[0]["rated_on"],
+                   "latest_score": points[-1]["score"], "latest_rated_on": points[-1]["rated_on"]}
+            for room, points in trend.items() if points}
+
+
+def progress_updates(opted_in: bool, *, at: datetime, actor: str) -> dict:
+    """Whether the person wants their progress in a message, and who recorded it when."""
+    return {"opted_in": opted_in, "at": at, "by": actor}
+
+
 def postcode_district(postcode: str) -> str:
     """The postcode's district (HA1 of HA1 2AB): neighbouring streets share it."""
     compact = "".join(str(postcode).split()).upper()

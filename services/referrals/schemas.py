@@ -483,6 +483,14 @@ class CirRatingRequestSchema(_StrictSchema):
             raise ValidationError("cannot be in the future")
 
 
+class ProgressUpdatesRequestSchema(_StrictSchema):
+    """``POST /cases/{case_id}/progress-updates``: the person opted in to (or out of) hearing their progress."""
+
+    opted_in = fields.Boolean(required=True, strict=True, metadata={
+        "description": "true: after each Clutter Image Rating the coordinator records, the person gets a "
+                       "message with their progress (first and latest rating per room); false: none"})
+
+
 class AttentionDismissalSchema(_StrictSchema):
     """``POST /cases/{case_id}/attention``: the coordinator dealt with one reason the case needed them."""
 
@@ -636,6 +644,12 @@ class CirRatingSchema(_ResponseSchema):
                                                         "sets the level)"})
 
 
+class ProgressUpdatesSchema(_ResponseSchema):
+    opted_in = fields.Boolean(required=True)
+    at = UtcDateTime(required=True)
+    by = fields.String(required=True, metadata={"description": "who recorded the person's choice"})
+
+
 class CaseDetailSchema(_ResponseSchema):
     case_id = fields.String(required=True)
     reference = fields.String(required=True)
@@ -652,6 +666,9 @@ class CaseDetailSchema(_ResponseSchema):
         "description": "open cases that may be the same person (a near match): a coordinator decides"})
     cir_trend = fields.Dict(keys=fields.String(), values=fields.List(fields.Dict()),
                             metadata={"description": "each room's ratings over time, oldest first"})
+    progress_updates = fields.Nested(ProgressUpdatesSchema, allow_none=True, dump_default=None, metadata={
+        "description": "whether the person wants their progress in a message (POST "
+                       "/cases/{case_id}/progress-updates); null until asked"})
     version = fields.Integer(metadata={
         "description": "goes up by one with every change a coordinator or a referral makes; a page that shows "
                        "the case can tell that it changed since"})

@@ -29,7 +29,8 @@ from .lifecycle import IllegalTransition, next_statuses
 from .records import CaseRecords
 from .repository import CaseRepository, StaleCase
 from .schemas import (AttentionDismissalSchema, CaseDetailSchema, CaseListSchema, CasesQuerySchema,
-                      CirRatingRequestSchema, ConsentWithdrawalSchema, ErasureRequestSchema, ReferralListSchema,
+                      CirRatingRequestSchema, ConsentWithdrawalSchema, ErasureRequestSchema, ProgressUpdatesRequestSchema,
+                      ReferralListSchema,
                       ReferralSchema,
                       ReferralsQuerySchema, ReferralStatusSchema, TransitionRequestSchema)
 
@@ -144,6 +145,16 @@ class ReferralsService(CaseRecords, common_http.ServiceHttp):  # CaseRecords: /a
                                request.correlation_id)
         self.audit.changed(principal, request, "cir_rating_recorded", case_id)
         return 201, self._detail(case_id)
+
+    @http("POST", "/cases/<string:case_id>/progress-updates")
+    @api(roles=("coordinator",))
+    def set_progress_updates(self, request, principal, case_id):
+        bind_context(case_id=case_id)
+        choice = ProgressUpdatesRequestSchema().load(read_json(request))
+        casework.set_progress_updates(self.store, self._case(case_id), choice["opted_in"], principal,
+                                      request.correlation_id)
+        self.audit.changed(principal, request, "progress_updates_changed", case_id)
+        return self._detail(case_id)
 
     @http("POST", "/cases/<string:case_id>/consent-withdrawal")
     @api(roles=("coordinator",))

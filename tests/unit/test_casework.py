@@ -119,3 +119,53 @@ def test_erasure_removes_the_person_and_every_free_text_reason():
     # a second request finds nothing left to do
     assert casework.erase(store, case, "again", COORDINATOR, "corr-2") is False
     assert len(store.events) == 2
+
+
+# --- progress: the person's opt-in and the rating's event (issue 13) ---
+
+def rated_case(**changes):
+    return a_case(cir_ratings=[{"ratings": {"living_room": 7, "kitchen": 4}, "rated_by": None,
+                                "rated_on": "2026-09-14", "reference": "HRW-2026-000001"}], **changes)
+
+
+def test_opting_in_records_who_and_when_on_the_case_and_its_timeline():
+    store = InMemoryCases(rated_case())
+    casework.set_progress_updates(store, store.cases["c1"], True, COORDINATOR, "corr-1")
+    case = store.cases["c1"]
+    assert case["progress_updates"]["opted_in"] is True
+    assert case["progress_updates"]["by"] == COORDINATOR.actor and case["progress_updates"]["at"]
+    assert case["timeline"][-1]["type"] == "progress_updates_changed"
+    assert store.events == []  # the choice rides on the next rating's event
+
+
+def test_opting_in_on_an_erased_case_is_a_conflict():
+    store = InMemoryCases(rated_case(erased_at="2026-11-01T00:00:00+00:00"))
+    with pytest.raises(Conflict):
+        casework.set_progress_updates(store, store.cases["c1"], True, COORDINATOR, "corr-1")
+    assert store.cases["c1"]["version"] == 1
+
+
+@pytest.mark.parametrize("opted_in", [True, False])
+def test_a_rating_publishes_numbers_only_with_the_opt_in(opted_in):
+    from datetime import date
+    store = InMemoryCases(rated_case(progress_updates={"opted_in": opted_in, "at": "x", "by": "coordinator:k1"}))
+    casework.record_rating(store, store.cases["c1"], {"living_room": 5, "bedroom": 3}, date(2026, 11, 20),
+                           COORDINATOR, "corr-2")
+    [event] = store.events
+    assert event["event_type"] == "cir_rating_recorded"
+    assert event["data"] == {"progress_updates_opted_in": opted_in, "rooms": {
+        "living_room": {"first_score": 7, "first_rated_on": "2026-09-14",
+                        "latest_score": 5, "latest_rated_on": "2026-11-20"},
+        "kitchen": {"first_score": 4, "first_rated_on": "2026-09-14",
+                    "latest_score": 4, "latest_rated_on": "2026-09-14"},
+        "bedroom": {"first_score": 3, "first_rated_on": "2026-11-20",
+                    "latest_score": 3, "latest_rated_on": "2026-11-20"}}}
+    assert "Ada" not in str(event) and "Jones" not in str(event)
+    assert store.cases["c1"]["timeline"][-1]["event_id"] == event["event_id"]
+
+
+def test_a_rating_without_an_opt_in_says_not_opted_in():
+    from datetime import date
+    store = InMemoryCases(rated_case())
+    casework.record_rating(store, store.cases["c1"], {"kitchen": 2}, date(2026, 11, 20), COORDINATOR, "c")
+    assert store.events[0]["data"]["progress_updates_opted_in"] is False

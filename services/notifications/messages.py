@@ -389,14 +389,15 @@ PROGRESS = "person_progress"
 def room_changes(rooms: dict) -> list[dict]:
     """Each room's progress as a message tells it, from referrals' cir_rating_recorded `rooms`:
     its words, first and latest score, the month of the first ("September", with the year when it
-    is not the latest's year) and the change: better (lower), same, worse or first (rated once)."""
+    is not the latest's year) and the change: better (lower), same, worse or first (rated once:
+    `ratings` 1)."""
     changes = []
     order = list(ROOM_WORDS)
     for room in sorted(rooms, key=lambda r: (order.index(r) if r in order else len(order), r)):
         point = rooms[room]
         first, latest = point["first_score"], point["latest_score"]
         since, until = _as_date(point["first_rated_on"]), _as_date(point["latest_rated_on"])
-        if since == until:
+        if point.get("ratings", 2) < 2:
             change = "first"
         else:
             change = "better" if latest < first else "worse" if latest > first else "same"

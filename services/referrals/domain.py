@@ -80,9 +80,11 @@ def cir_trend(ratings: list[dict]) -> dict:
 
 
 def room_progress(trend: dict) -> dict:
-    """Each room's first and latest rating (cir_trend): the numbers a progress message may carry."""
+    """Each room's first and latest rating and how many it has (cir_trend): the numbers a progress
+    message may carry."""
     return {room: {"first_score": points[0]["score"], "first_rated_on": points[0]["rated_on"],
-                   "latest_score": points[-1]["score"], "latest_rated_on": points[-1]["rated_on"]}
+                   "latest_score": points[-1]["score"], "latest_rated_on": points[-1]["rated_on"],
+                   "ratings": len(points)}
             for room, points in trend.items() if points}
 
 

@@ -486,7 +486,7 @@ class CirRatingRequestSchema(_StrictSchema):
 class ProgressUpdatesRequestSchema(_StrictSchema):
     """``POST /cases/{case_id}/progress-updates``: the person opted in to (or out of) hearing their progress."""
 
-    opted_in = fields.Boolean(required=True, strict=True, metadata={
+    opted_in = StrictBoolean(required=True, metadata={
         "description": "true: after each Clutter Image Rating the coordinator records, the person gets a "
                        "message with their progress (first and latest rating per room); false: none"})
 

@@ -155,11 +155,11 @@ def test_a_rating_publishes_numbers_only_with_the_opt_in(opted_in):
     assert event["event_type"] == "cir_rating_recorded"
     assert event["data"] == {"progress_updates_opted_in": opted_in, "rooms": {
         "living_room": {"first_score": 7, "first_rated_on": "2026-09-14",
-                        "latest_score": 5, "latest_rated_on": "2026-11-20"},
+                        "latest_score": 5, "latest_rated_on": "2026-11-20", "ratings": 2},
         "kitchen": {"first_score": 4, "first_rated_on": "2026-09-14",
-                    "latest_score": 4, "latest_rated_on": "2026-09-14"},
+                    "latest_score": 4, "latest_rated_on": "2026-09-14", "ratings": 1},
         "bedroom": {"first_score": 3, "first_rated_on": "2026-11-20",
-                    "latest_score": 3, "latest_rated_on": "2026-11-20"}}}
+                    "latest_score": 3, "latest_rated_on": "2026-11-20", "ratings": 1}}}
     assert "Ada" not in str(event) and "Jones" not in str(event)
     assert store.cases["c1"]["timeline"][-1]["event_id"] == event["event_id"]
 

@@ -15,9 +15,9 @@ def group():
     return load_group()
 
 
-def rooms(first, latest, first_on="2026-09-14", latest_on="2026-11-20", room="living_room"):
+def rooms(first, latest, first_on="2026-09-14", latest_on="2026-11-20", room="living_room", ratings=2):
     return {room: {"first_score": first, "first_rated_on": first_on,
-                   "latest_score": latest, "latest_rated_on": latest_on}}
+                   "latest_score": latest, "latest_rated_on": latest_on, "ratings": ratings}}
 
 
 def rated(room_scores, opted_in=True):
@@ -94,7 +94,8 @@ def test_an_erased_case_plans_nothing(group):
 
 
 def test_room_changes_read_in_room_order_with_a_first_rating_on_its_own():
-    changes = room_changes({"other": rooms(2, 2, "2026-11-20", "2026-11-20")["living_room"],
+    changes = room_changes({"other": rooms(2, 2, "2026-11-20", "2026-11-20", ratings=1)["living_room"],
+                            "kitchen": rooms(6, 4, "2026-11-20", "2026-11-20")["living_room"],
                             "living_room": rooms(7, 8)["living_room"]})
     assert [(c["room"], c["change"], c["plural"]) for c in changes] == [
-        ("living room", "worse", False), ("other rooms", "first", True)]
+        ("living room", "worse", False), ("kitchen", "better", False), ("other rooms", "first", True)]

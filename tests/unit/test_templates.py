@@ -62,7 +62,7 @@ EVENTS = [
         "bedroom": {"first_score": 3, "first_rated_on": "2025-12-01",
                     "latest_score": 5, "latest_rated_on": "2026-11-20"},
         "other": {"first_score": 2, "first_rated_on": "2026-11-20",
-                  "latest_score": 2, "latest_rated_on": "2026-11-20"}}}),
+                  "latest_score": 2, "latest_rated_on": "2026-11-20", "ratings": 1}}}),
     ("visit_status_changed", {"visit_id": "v-9", "status": "scheduled", "change": "priority_raised",
                               "priority": "very_high", "previous_priority": "medium",
                               "due_by": "2026-11-26T12:00:00+00:00", "reference": "HRW-2026-000778",

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from services.common.logs import bind_context, get_logger
 
-from . import case_form, session_form
+from . import case_form, safeguarding_form, session_form
 from .dependencies import ApiError
 from .display import LONDON, actor_name, actor_person_id
 
@@ -90,9 +90,26 @@ def dealt_with(services, page, case_id):
     return _act(services, page, case_id, "attention", "attention", body)
 
 
-def _act(services, page, case_id, action, endpoint, body_from_form, confirm=False, seen=False):
+def safeguarding_pack(services, page, case_id):
+    """An adult social care referral pack: made by the referrals service (audited there), shown as a page
+    that prints. Refused (409: consent no longer on record, data erased) shows the case with the reason."""
+    def refused(case_now, body):
+        return safeguarding_form.refused_in_words(case_now, body["lawful_basis"])
+
+    def shown(pack):
+        log.info("safeguarding_pack_shown")
+        return page.render("safeguarding_pack.html", status=201, pack=pack, case_id=case_id,
+                           title=f"Adult social care referral for case {pack['case_reference']}")
+    return _act(services, page, case_id, "safeguarding", "safeguarding-pack",
+                lambda form, case: safeguarding_form.pack_from_form(form), shown=shown, refused=refused)
+
+
+def _act(services, page, case_id, action, endpoint, body_from_form, confirm=False, seen=False, shown=None,
+         refused=None):
     """`seen`: the form carries the case's version as the page showed it; a case changed since (another
-    coordinator moved it) is shown as it is now and nothing is sent."""
+    coordinator moved it) is shown as it is now and nothing is sent. `shown(answer)`: the page after the
+    service said yes (else back to the case). `refused(case_now, body)`: a 409 in words, shown by the form
+    (else the case as it is now, under "someone else has just updated this case")."""
     bind_context(case_id=case_id)
     form = page.request.form
     case = _read(services, page, case_id)
@@ -109,8 +126,14 @@ def _act(services, page, case_id, action, endpoint, body_from_form, confirm=Fals
         return page.render("case_confirm.html", case=case, action=action, body=body,
                            scopes=case_form.CONSENT_SCOPES, title=_confirm_title(action, body))
     try:
-        _referrals(services, page, "POST", f"/cases/{case_id}/{endpoint}", json=body)
+        answer = _referrals(services, page, "POST", f"/cases/{case_id}/{endpoint}", json=body)
     except ApiError as exc:
+        if exc.status == 409 and refused:
+            log.info("case_action_refused_by_service", action=action, error=exc.body.get("error"))
+            case_now = _read(services, page, case_id)
+            errors = [{"field": action, "href": f"#{action}", "text": refused(case_now, body)}]
+            return _case_page(services, page, case_now or case, errors=errors, values=_kept(form),
+                              open_form=action, status=409)
         if exc.status == 409:
             log.info("case_action_conflict", action=action, error=exc.body.get("error"))
             return _case_page(services, page, _read(services, page, case_id), conflict=True, status=409)
@@ -122,7 +145,7 @@ def _act(services, page, case_id, action, endpoint, body_from_form, confirm=Fals
                               status=400)
         raise
     log.info("case_action_done", action=action)
-    return page.redirect(f"/cases/{case_id}?done={action}")
+    return shown(answer) if shown else page.redirect(f"/cases/{case_id}?done={action}")
 
 
 def _confirm_title(action, body) -> str:

@@ -11,7 +11,7 @@ from services.common.health import database_answers
 from services.common.http import json_response
 from services.common.logs import configure_logging
 
-from . import case_pages, referral_pages, session_pages, signin, supporter_pages, users, visit_pages
+from . import case_pages, referral_pages, report_pages, session_pages, signin, supporter_pages, users, visit_pages
 from .dependencies import People, Services, Settings
 from .web import page
 
@@ -146,6 +146,22 @@ class PortalService:
     @page(roles=("coordinator",))
     def letter_posted(self, page_request, notification_id):
         return case_pages.letter_posted(self.services, page_request, notification_id)
+
+    @http("POST", "/cases/<string:case_id>/safeguarding-pack")
+    @page(roles=("coordinator",))
+    def safeguarding_pack(self, page_request, case_id):
+        return case_pages.safeguarding_pack(self.services, page_request, case_id)
+
+    # -- coordinators and admins ----------------------------------------------------
+    @http("GET", "/reports")
+    @page(roles=("coordinator", "admin"))
+    def reports(self, page_request):
+        return report_pages.reports_page(self.services, page_request)
+
+    @http("GET", "/reports/<string:name>.csv")
+    @page(roles=("coordinator", "admin"))
+    def report_download(self, page_request, name):
+        return report_pages.download(self.services, page_request, name)
 
     # -- fire officers ------------------------------------------------------------
     @http("GET", "/visits")

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from services.common.http import correlation_id_of
 from services.common.logs import bind_context, clear_context, get_logger
 
-from . import display
+from . import display, figures, safeguarding_form
 from .referral_form import field_id
 
 log = get_logger(__name__)
@@ -39,9 +39,12 @@ TEMPLATES = jinja2.Environment(
 )
 TEMPLATES.filters["london_time"] = display.london_time
 TEMPLATES.filters["field_id"] = field_id
+TEMPLATES.filters.update(long_date=figures.long_date, long_moment=figures.long_moment)
 TEMPLATES.globals.update(case_status=display.case_status, visit_status=display.visit_status,
                          priority=display.priority, risk_flag=display.risk_flag, contact_way=display.contact_way,
-                         needs_action=display.needs_action, message=display.message, group_name=GROUP_NAME)
+                         needs_action=display.needs_action, message=display.message, group_name=GROUP_NAME,
+                         room_chart=figures.room_chart, room_name=figures.room_name,
+                         lawful_bases=safeguarding_form.offered)
 
 
 class PageRequest:

@@ -108,8 +108,8 @@ def test_coordinator_journey_with_the_mouse(portal, page, coordinator, tokens, t
     timeline = page.locator("#timeline").inner_text()
     assert "Spoke to Mind; a good fit" in timeline and "Sam Patel (coordinator)" in timeline   # who, by name
 
-    page.get_by_label("Living room").fill("5")
-    page.get_by_label("Kitchen").fill("4")
+    page.get_by_label("Living room", exact=True).fill("5")
+    page.get_by_label("Kitchen", exact=True).fill("4")
     page.get_by_role("button", name="Record rating").click()
     page.get_by_text("The clutter rating is recorded.").wait_for()
     ratings = page.locator("#ratings + table").inner_text()
@@ -153,7 +153,7 @@ def test_coordinator_journey_by_keyboard_alone(portal, page, coordinator, tokens
     page.keyboard.press("Enter")
     page.get_by_text("The case has moved.").wait_for()
 
-    type_into(page, page.get_by_label("Bedroom"), "3")
+    type_into(page, page.get_by_label("Bedroom", exact=True), "3")
     tab_to(page, page.get_by_role("button", name="Record rating"))
     page.keyboard.press("Enter")
     page.get_by_text("The clutter rating is recorded.").wait_for()
@@ -235,12 +235,12 @@ def test_bad_input_on_a_case_gets_plain_words_and_changes_nothing(portal, page, 
                                                        "Enter why the case is moving, for the timeline"]
     assert page.title().startswith("Error: ")
 
-    page.get_by_label("Living room").fill("12")
-    page.get_by_label("Kitchen").fill("six")
+    page.get_by_label("Living room", exact=True).fill("12")
+    page.get_by_label("Kitchen", exact=True).fill("six")
     page.get_by_role("button", name="Record rating").click()
     assert summary.locator("li").all_inner_texts() == ["Living room: enter a rating from 1 to 9, like 6",
                                                        "Kitchen: enter a rating from 1 to 9, like 6"]
-    assert page.get_by_label("Kitchen").input_value() == "six"            # nothing typed is lost
+    assert page.get_by_label("Kitchen", exact=True).input_value() == "six"            # nothing typed is lost
     check_page(page, "58-coordinator-case-errors")
 
     page.get_by_role("button", name="Erase personal data").click()

@@ -125,6 +125,15 @@ def sign_in(page, portal, email: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def sign_in_by_keyboard(page, portal, email: str, password: str = PASSWORD) -> None:
+    """Sign in with the keyboard alone; returns on Today (a coordinator's home)."""
+    page.goto(f"{portal}/sign-in")
+    type_into(page, page.get_by_label("Email address"), email)
+    type_into(page, page.get_by_label("Password"), password)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Today").wait_for()
+
+
 def book_visit_with_mouse(page, when) -> None:
     """On a visit's page: type the date and time of `when` (London) and book it."""
     group = page.get_by_role("group", name="Date of the visit")

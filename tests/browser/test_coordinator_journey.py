@@ -14,7 +14,8 @@ import requests
 
 from services.common.people import PeopleStore
 from tests.browser.conftest import check_page
-from tests.browser.support import account_with_password, book_visit_with_mouse, sign_in, tab_to, type_into
+from tests.browser.support import (account_with_password, book_visit_with_mouse, sign_in, sign_in_by_keyboard,
+                                   tab_to, type_into)
 from tests.browser.test_officer_journey import tomorrow_at
 from tests.support import referral, wait_until
 
@@ -135,11 +136,7 @@ def test_coordinator_journey_with_the_mouse(portal, page, coordinator, tokens, t
 
 def test_coordinator_journey_by_keyboard_alone(portal, page, coordinator, tokens, tmp_path):
     reference = alert_email_reference(tmp_path, refer(portal, tokens))
-    page.goto(f"{portal}/sign-in")
-    type_into(page, page.get_by_label("Email address"), coordinator)
-    type_into(page, page.get_by_label("Password"), "teal kettle harbour lantern")
-    page.keyboard.press("Enter")
-    page.get_by_role("heading", name="Today").wait_for()
+    sign_in_by_keyboard(page, portal, coordinator)
     type_into(page, page.get_by_label("Find a case"), reference)
     page.keyboard.press("Enter")
     tab_to(page, page.get_by_role("link", name=reference))

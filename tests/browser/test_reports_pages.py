@@ -11,7 +11,7 @@ from collections import Counter
 from services.common.envelope import utcnow
 from services.portal.display import LONDON
 from tests.browser.conftest import check_page
-from tests.browser.support import account_with_password, sign_in, tab_to, type_into
+from tests.browser.support import account_with_password, sign_in, sign_in_by_keyboard, tab_to, type_into
 from tests.browser.test_coordinator_journey import (coordinator, people, case_of, refer,  # noqa: F401 (fixtures)
                                                     referrals_api)
 from tests.support import REFERRAL
@@ -116,11 +116,7 @@ def test_a_bad_date_range_is_explained_and_nothing_is_fetched(portal, page, coor
 
 def test_reports_by_keyboard_alone(portal, page, coordinator, tokens):
     seed_referrals(portal, tokens)
-    page.goto(f"{portal}/sign-in")
-    type_into(page, page.get_by_label("Email address"), coordinator)
-    type_into(page, page.get_by_label("Password"), "teal kettle harbour lantern")
-    page.keyboard.press("Enter")
-    page.get_by_role("heading", name="Today").wait_for()
+    sign_in_by_keyboard(page, portal, coordinator)
     tab_to(page, page.get_by_role("link", name="Reports"))
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Reports", exact=True).wait_for()

@@ -5,6 +5,7 @@ The table is each chart's text alternative: it holds every figure the chart draw
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from markupsafe import Markup
@@ -19,6 +20,7 @@ REPORTS = {
     "first-contact": ("First contact", "How soon the group first spoke to each person, against its promise"),
     "hfsv": ("Home Fire Safety Visits", "Visits asked for, done, and done in time, per priority"),
     "cir-change": ("Change in clutter ratings", "Each room's first and latest Clutter Image Rating"),
+    "attendance": ("Attendance", "Who came to each session, and how many different people came each month"),
 }
 HEADINGS = {  # report -> column -> heading; a column not here is headed by the API's own description
     "referrals-by-agency": {"month": "Month", "agency": "Referring agency", "referrals": "Referrals"},
@@ -35,6 +37,9 @@ HEADINGS = {  # report -> column -> heading; a column not here is headed by the 
     "cir-change": {"room": "Room", "cases": "Cases rated twice or more", "mean_first": "Mean first rating",
                    "mean_latest": "Mean latest rating", "mean_change": "Mean change",
                    "improved": "Less cluttered", "unchanged": "No change", "worse": "More cluttered"},
+    "attendance": {"month": "Month", "session": "Session", "kind": "Kind", "came": "Came",
+                   "did_not_come": "Did not come", "attendance_rate": "Came (%)",
+                   "people_who_came": "Different people who came"},
 }
 AGENCY = {"mind": "Mind", "rethink": "Rethink", "gp": "GP", "housing": "Housing",
           "adult_social_care": "Adult social care", "self_referral": "Self-referral",
@@ -42,6 +47,7 @@ AGENCY = {"mind": "Mind", "rethink": "Rethink", "gp": "GP", "housing": "Housing"
 ROOM = {**dict(ROOMS), "highest (any room)": "Highest room"}  # cir-change's row for each rating's highest room
 NO_FIGURE = Markup('<span aria-hidden="true">–</span><span class="govuk-visually-hidden">no figure</span>')
 RATING_RANGE = (1, 9)
+_SESSION_START = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$")  # the attendance report's session, London time
 
 
 # --- a report ------------------------------------------------------------------------------------
@@ -90,6 +96,15 @@ def report_chart(report: dict) -> Markup | None:
         return charts.bar_chart([room_name(r["room"]) for r in rows], [
             charts.Series("Mean first rating", [r["mean_first"] for r in rows]),
             charts.Series("Mean latest rating", [r["mean_latest"] for r in rows])], y_max=RATING_RANGE[1], **chart)
+    if name == "attendance":
+        months = months_between(report["from"], report["to"])
+        totals = {row["month"]: row for row in rows if row.get("people_who_came") is not None}  # a month's row
+
+        def per_month(column):
+            return [totals[m][column] if m in totals else 0 for m in months]
+        return charts.bar_chart([month_label(m, short=True) for m in months], [
+            charts.Series("Came", per_month("came")), charts.Series("Did not come", per_month("did_not_come")),
+            charts.Series("Different people who came", per_month("people_who_came"))], **chart)
     return None
 
 
@@ -106,7 +121,10 @@ def _cell(column: dict, value):
             return priority(value)["label"]
         if name == "room":
             return room_name(value)
-        return str(value)
+        if name == "session" and _SESSION_START.match(str(value)):
+            day, time = str(value).split(" ")
+            return f"{long_date(day)} at {time}"
+        return str(value)[:1].upper() + str(value)[1:]
     if not isinstance(value, (int, float)):
         return str(value)  # "<5" or "suppressed" in an export: shown as it is
     shown = charts.number(value)

@@ -106,6 +106,11 @@ def test_a_bad_date_range_is_explained_and_nothing_is_fetched(portal, page, coor
     admin.get_by_role("link", name="Reports").click()
     assert len(table_rows(admin)) == 2
     check_page(admin, "92-reports-admin")
+    admin.get_by_role("radio", name="Attendance").check()
+    admin.get_by_role("button", name="Show report").click()
+    admin.get_by_role("heading", name=re.compile("^Attendance at the group's sessions")).wait_for()
+    assert admin.locator("#report-empty").inner_text() == "Nothing to count in this period yet."   # no sessions
+    assert admin.locator("#report-chart, #report-table").count() == 0
     admin.context.close()
     partner = page.context.browser.new_context().new_page()
     sign_in(partner, portal, "sam@example.org")

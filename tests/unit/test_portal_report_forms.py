@@ -31,7 +31,7 @@ def test_the_default_is_the_last_12_months_up_to_today_in_whole_months():
 def test_a_report_and_two_real_dates_in_order_are_needed():
     assert report_form.choice_from_form(typed("hfsv"), TODAY) == ({"report": "hfsv", "from": "2025-12-01",
                                                                    "to": "2026-11-29"}, [])
-    assert texts(report_form.choice_from_form(typed("attendance", start=("", "", ""), end=("31", "2", "2026")),
+    assert texts(report_form.choice_from_form(typed("everything", start=("", "", ""), end=("31", "2", "2026")),
                                               TODAY)) == [
         ("#report", "Select a report"), ("#from-day", "Enter the start date"),
         ("#to-day", "The end date must be a real date, like 1 12 2025")]
@@ -126,3 +126,23 @@ def test_consent_is_offered_only_while_it_is_on_record_and_a_refusal_reads_plain
     assert "consent" not in [code for code, _, _ in safeguarding_form.offered({"consent": {"referral": False}})]
     assert "erased" in safeguarding_form.refused_in_words({"erased_at": "2026-11-29T10:00:00Z"}, "consent")
     assert "consent is no longer on record" in safeguarding_form.refused_in_words({"consent": {}}, "consent")
+
+
+def test_attendance_reads_each_session_and_charts_each_months_totals():
+    report = {"report": "attendance", "title": "Attendance", "from": "2026-11-01", "to": "2026-12-31",
+              "suppressed": False, "notes": [], "columns": [
+                  {"name": "month", "kind": "label", "description": "m"},
+                  {"name": "session", "kind": "label", "description": "s"},
+                  {"name": "kind", "kind": "label", "description": "k"},
+                  {"name": "came", "kind": "count", "description": "c"},
+                  {"name": "people_who_came", "kind": "count", "description": "p"}],
+              "rows": [{"month": "2026-12", "session": "2026-12-03 18:00", "kind": "online", "came": 3,
+                        "did_not_come": 1, "people_who_came": None},
+                       {"month": "2026-12", "session": "month total (1 session)", "kind": "all", "came": 3,
+                        "did_not_come": 1, "people_who_came": 3}]}
+    rows = [[str(text) for text, _ in row] for row in figures.report_table(report)["rows"]]
+    assert rows[0][:4] == ["December 2026", "3 December 2026 at 18:00", "Online", "3"]
+    assert "no figure" in rows[0][4]
+    assert rows[1][1:3] == ["Month total (1 session)", "All"]
+    chart = str(figures.report_chart(report))
+    assert ">Nov</tspan>" in chart and ">Dec</tspan>" in chart and "Different people who came" in chart

@@ -94,6 +94,14 @@ def erasure_from_form(form) -> tuple[dict | None, list[dict]]:
     return (None, errors) if errors else ({"reason": reason}, [])
 
 
+def progress_from_form(form) -> tuple[dict | None, list[dict]]:
+    """Whether they want their own progress (clutter ratings) in a message: yes or no."""
+    answer = form.get("progress", "")
+    if answer not in ("yes", "no"):
+        return None, [error("progress", "Select whether they want messages about their progress")]
+    return {"opted_in": answer == "yes"}, []
+
+
 def _reason_errors(field: str, reason: str, missing: str | None) -> list[dict]:
     if not reason and missing:
         return [error(field, missing)]

@@ -29,6 +29,7 @@ LEVEL_FILTER = (("", "Any level"), ("3", "Level 3"), ("2", "Level 2"), ("1", "Le
 DONE = {"move": "The case has moved.", "rating": "The clutter rating is recorded.",
         "consent": "The withdrawal is recorded. Other services are being told.",
         "erase": "Their personal data is erased.", "attention": "Marked as dealt with.",
+        "progress": "Their choice about progress messages is recorded.",
         "supporter-added": "The supporter is added.", "supporter-removed": "The supporter is removed."}
 
 
@@ -88,6 +89,11 @@ def dealt_with(services, page, case_id):
         note = form.get("note", "").strip()
         return {"reason": reason, **({"note": note} if note else {})}, []
     return _act(services, page, case_id, "attention", "attention", body)
+
+
+def progress_updates(services, page, case_id):
+    return _act(services, page, case_id, "progress", "progress-updates",
+                lambda form, case: case_form.progress_from_form(form))
 
 
 def safeguarding_pack(services, page, case_id):
@@ -170,7 +176,7 @@ def _case_page(services, page, case, *, errors=None, values=None, open_form=None
                        contact_ways=session_form.CONTACT_WAYS,
                        errors=errors or [],
                        who=lambda actor: actor_name(actor, names),
-                       error_for={e["field"]: e["text"] for e in (errors or [])}, values=values,
+                       error_for=_error_for(errors or []), values=values,
                        open_form=open_form, conflict=conflict, conflict_title=CONFLICT_TITLE,
                        done=DONE.get(done), moves=_moves(case), rooms=case_form.ROOMS,
                        withdrawable=case_form.withdrawable(case), now=_now(),
@@ -244,6 +250,18 @@ def _not_found(page):
 def _referrals(services, page, method, path, **kwargs):
     return services.call("referrals", method, path, token=page.session_token,
                          correlation_id=page.correlation_id, **kwargs)
+
+
+def _error_for(errors: list[dict]) -> dict:
+    """Each error by its field; a date's error (on its day, month or year box) also by the date itself,
+    which is where GOV.UK's date input shows it."""
+    shown = {}
+    for e in errors:
+        shown[e["field"]] = e["text"]
+        prefix, _, part = e["field"].rpartition("-")
+        if prefix and part in ("day", "month", "year"):
+            shown.setdefault(prefix, e["text"])
+    return shown
 
 
 def _kept(form) -> dict:

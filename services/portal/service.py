@@ -137,6 +137,11 @@ class PortalService:
     def dealt_with(self, page_request, case_id):
         return case_pages.dealt_with(self.services, page_request, case_id)
 
+    @http("POST", "/cases/<string:case_id>/progress")
+    @page(roles=("coordinator",))
+    def progress_updates(self, page_request, case_id):
+        return case_pages.progress_updates(self.services, page_request, case_id)
+
     @http("GET", "/letters")
     @page(roles=("coordinator",))
     def letters(self, page_request):

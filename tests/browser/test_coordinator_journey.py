@@ -117,6 +117,12 @@ def test_coordinator_journey_with_the_mouse(portal, page, coordinator, tokens, t
     assert "7 → 5" in ratings and "Better by 2" in ratings
     assert case_of(portal, tokens, reference)["cir_trend"]["living_room"][-1]["score"] == 5
 
+    page.get_by_role("group", name="Do they want messages about their progress?").get_by_label(
+        "Yes", exact=True).check()
+    page.get_by_role("button", name="Save their choice").click()
+    page.get_by_text("Their choice about progress messages is recorded.").wait_for()
+    assert case_of(portal, tokens, reference)["progress_updates"]["opted_in"] is True
+
     page.get_by_label("Sharing with the London Fire Brigade").check()
     page.get_by_role("button", name="Withdraw agreement").click()
     page.get_by_role("heading", name=re.compile("Are you sure they have withdrawn")).wait_for()

@@ -91,3 +91,11 @@ def test_who_did_it_reads_as_a_name_and_role():
     assert actor_name("partner:mind:k123", names) == "an API key (partner, mind)"
     assert actor_name("Sam Patel", names) == "Sam Patel"
     assert actor_name("system", names) == actor_name(None, names) == ""
+
+
+def test_progress_messages_are_a_yes_or_a_no():
+    from services.portal.case_form import progress_from_form
+
+    assert progress_from_form(MultiDict({"progress": "yes"})) == ({"opted_in": True}, [])
+    assert progress_from_form(MultiDict({"progress": "no"})) == ({"opted_in": False}, [])
+    assert texts(progress_from_form(MultiDict({}))) == ["Select whether they want messages about their progress"]

@@ -128,16 +128,24 @@ class Repository:
         """The sweep's question, answered by an index; documents from before the marker get it once."""
         for collection in self.outbox_collections:
             self.db[collection].create_index(WAITING)
-            if self.migrate_once(f"{collection}.{WAITING}"):
-                self.db[collection].update_many({"outbox_pending": {"$gt": 0}}, {"$set": {WAITING: True}})
+            self.migrate_once(f"{collection}.{WAITING}", lambda c=collection: self.db[c].update_many(
+                {"outbox_pending": {"$gt": 0}}, {"$set": {WAITING: True}}))
 
-    def migrate_once(self, name: str) -> bool:
-        """True the first time `name` is asked for in this database: a one-off data migration runs."""
-        try:
-            self.db["migrations"].insert_one({"_id": name, "at": utcnow()})
-            return True
-        except DuplicateKeyError:
+    def migrate_once(self, name: str, work) -> bool:
+        """Run the one-off data migration `work()` unless `name` finished in this database before.
+
+        Done is recorded after the work, so a process killed part-way runs it again at its next start
+        (every migration is idempotent: it fills in what is missing). A marker from before `done` was
+        kept counts as done. Returns whether it ran.
+        """
+        marker = self.db["migrations"].find_one({"_id": name})
+        if marker is not None and marker.get("done", True):
             return False
+        self.db["migrations"].update_one({"_id": name}, {"$set": {"done": False, "started_at": utcnow()}},
+                                         upsert=True)
+        work()
+        self.db["migrations"].update_one({"_id": name}, {"$set": {"done": True, "at": utcnow()}})
+        return True
 
     def erase_parked_events(self, case_id: str) -> None:
         """Erasure reaches parked events too: their ids and type stay, their data goes."""

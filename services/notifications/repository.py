@@ -49,10 +49,13 @@ class NotificationRepository(Repository):
         self.notifications.create_index("status")  # the sweep's unsent messages, on a real MongoDB
         self.contacts.create_index("mobiles")  # whose number a text came from
         self.inbound_messages.create_index("case_id")
-        if self.migrate_once("contacts.mobiles"):  # contacts stored before texts were read
-            for doc in self.contacts.find({"mobiles": {"$exists": False}}, {"person.phone": 1}):
-                mobile = uk_mobile((doc.get("person") or {}).get("phone"))
-                self.contacts.update_one({"_id": doc["_id"]}, {"$set": {"mobiles": [mobile] if mobile else []}})
+        self.migrate_once("contacts.mobiles", self._backfill_mobiles)  # contacts stored before texts were read
+
+    def _backfill_mobiles(self) -> None:
+        # read them all first: a cursor left open holds a read on the store while we write (tools/mongowire)
+        for doc in list(self.contacts.find({"mobiles": {"$exists": False}}, {"person.phone": 1})):
+            mobile = uk_mobile((doc.get("person") or {}).get("phone"))
+            self.contacts.update_one({"_id": doc["_id"]}, {"$set": {"mobiles": [mobile] if mobile else []}})
 
     # -- contacts ------------------------------------------------------------
     def remember_contacts(self, case_id: str, contacts: dict, event_id: str) -> None:

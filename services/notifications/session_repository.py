@@ -54,10 +54,15 @@ class SessionRepository(Repository):
         self.invitations.create_index("session_id")
         self.members.create_index("status")
         self.supporters.create_index("case_id")
-        if self.migrate_once("members.from_acceptance_invitations"):
-            # cases accepted before sessions were recorded: their acceptance invitation says so
-            for doc in self.db["notifications"].find({"template": "person_invitation"}, {"case_id": 1}):
-                self.note_member_status(doc["case_id"], "accepted", doc.get("created_at") or utcnow())
+        self.migrate_once("members.from_acceptance_invitations", self._backfill_members)
+
+    def _backfill_members(self) -> None:
+        """Cases accepted before sessions were recorded: their acceptance invitation says so."""
+        # read them all first: a cursor left open holds a read on the store while we write
+        invited = list(self.db["notifications"].find({"template": "person_invitation"},
+                                                     {"case_id": 1, "created_at": 1}))
+        for doc in invited:
+            self.note_member_status(doc["case_id"], "accepted", doc.get("created_at") or utcnow())
 
     # -- sessions ------------------------------------------------------------------
     def create(self, session: dict, events: list[dict] = ()) -> None:

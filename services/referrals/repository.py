@@ -67,25 +67,25 @@ class CaseRepository(Repository):
         self.case_list.create_index("status")
         self.timeline_events.create_index("case_id")
         self.timeline_events.create_index("type")  # reports ask for one kind of event (exports.py)
-        if self.migrate_once("cases.open_person_slot"):
-            self._backfill_person_slots()
+        self.migrate_once("cases.open_person_slot", self._backfill_person_slots)
         # one open case per person: two referrals arriving at once cannot both open one
         self.cases.create_index("open_person_slot", unique=True)
-        if self.migrate_once("lookups+case_list"):
-            self._backfill_lookups_and_listings()
-        if self.migrate_once("case_list.referrals"):
-            # listings written before they carried their referrals (GET /referrals reads them): a one-off pass
-            for case in self.cases.find({}, {"referrals.reference": 1, "referrals.agency": 1,
-                                             "referrals.received_at": 1}):
-                self.case_list.update_one({"_id": case["_id"]}, {"$set": {"referrals": listed_referrals(case)}})
-            self.db["meta"].update_one({"_id": "case_list"}, {"$inc": {"version": 1}}, upsert=True)  # caches re-read
-        if self.migrate_once("case_list.attention"):
-            # listings written before they carried the queue's facts, names and dates: the sweep rebuilds them
-            self.cases.update_many({}, {"$set": {"list_stale": True}})
+        self.migrate_once("lookups+case_list", self._backfill_lookups_and_listings)
+        self.migrate_once("case_list.referrals", self._backfill_listed_referrals)
+        # listings written before they carried the queue's facts, names and dates: the sweep rebuilds them
+        self.migrate_once("case_list.attention", lambda: self.cases.update_many({}, {"$set": {"list_stale": True}}))
+
+    def _backfill_listed_referrals(self) -> None:
+        """Listings written before they carried their referrals (GET /referrals reads them)."""
+        for case in list(self.cases.find({}, {"referrals.reference": 1, "referrals.agency": 1,
+                                              "referrals.received_at": 1})):
+            self.case_list.update_one({"_id": case["_id"]}, {"$set": {"referrals": listed_referrals(case)}})
+        self.db["meta"].update_one({"_id": "case_list"}, {"$inc": {"version": 1}}, upsert=True)  # caches re-read
 
     def _backfill_lookups_and_listings(self) -> None:
         """Cases stored before `lookups` and `case_list` existed (a one-off read of every case)."""
-        for case in self.cases.find({}, {"_id": 1, "referrals.reference": 1, "referrals.referral_id": 1}):
+        # read them all first: a cursor left open holds a read on the store while we write (see tools/mongowire)
+        for case in list(self.cases.find({}, {"_id": 1, "referrals.reference": 1, "referrals.referral_id": 1})):
             for record in case.get("referrals", []):
                 self.note_referral(case["_id"], record)
         self.cases.update_many({}, {"$set": {"list_stale": True}})

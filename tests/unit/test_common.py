@@ -92,3 +92,26 @@ def test_the_set_password_link_opens_where_the_portal_listens(monkeypatch):
     assert load_settings().portal_public_url == f"http://{socket.gethostname()}:8080"
     monkeypatch.setenv("PORTAL_PUBLIC_URL", "https://refer.harrow-group.example")
     assert load_settings().portal_public_url == "https://refer.harrow-group.example"
+
+
+def test_a_migration_killed_part_way_runs_again_and_a_finished_one_never():
+    import mongomock
+
+    from services.common.mongo import Repository
+
+    repo = Repository(mongomock.MongoClient().db)
+    runs = []
+    assert repo.migrate_once("m1", lambda: runs.append(1)) is True
+    assert repo.migrate_once("m1", lambda: runs.append(2)) is False
+    assert runs == [1]
+
+    def killed():
+        raise KeyboardInterrupt("the process died part-way")
+    try:
+        repo.migrate_once("m2", killed)
+    except KeyboardInterrupt:
+        pass
+    assert repo.migrate_once("m2", lambda: runs.append(3)) is True      # not recorded as done: runs again
+    assert runs == [1, 3]
+    repo.db["migrations"].insert_one({"_id": "old", "at": None})         # a marker from before `done`
+    assert repo.migrate_once("old", lambda: runs.append(4)) is False

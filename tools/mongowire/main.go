@@ -280,7 +280,10 @@ func (c *checkpointer) run() {
 
 func checkpoint(file string) error {
 	// mode=rw: never create a database that FerretDB has just dropped
-	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(10000)")
+	// A short busy timeout: every write waits while we hold allWrites, so a reader holding the WAL
+	// (a client's cursor left open on a large result) must make us give up quickly, not stall every
+	// writer for seconds each time; the next write schedules another try.
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(200)")
 	if err != nil {
 		return err
 	}

@@ -56,11 +56,9 @@ def rating_from_form(form, today: date | None = None) -> tuple[dict | None, list
             ratings[room] = int(typed)
     if not ratings and not errors:
         errors.append(error("rating-living_room", "Enter a rating from 1 to 9 for at least one room"))
-    rated_on, date_error = _date(form, "rated-on", "the day the rating was made")
+    rated_on, date_error = past_date(form, "rated-on", "the day the rating was made", today)
     if date_error:
         errors.append(date_error)
-    elif rated_on > today:
-        errors.append(error("rated-on-day", "The day the rating was made cannot be in the future"))
     if errors:
         return None, errors
     return {"ratings": ratings, "rated_on": rated_on.isoformat()}, []
@@ -110,7 +108,15 @@ def _reason_errors(field: str, reason: str, missing: str | None) -> list[dict]:
     return []
 
 
-def _date(form, prefix: str, what: str) -> tuple[date | None, dict | None]:
+def past_date(form, prefix: str, what: str, today: date) -> tuple[date | None, dict | None]:
+    """A date typed in GOV.UK's three boxes that must not be after `today`."""
+    day, problem = typed_date(form, prefix, what)
+    if problem is None and day > today:
+        return None, error(f"{prefix}-day", f"{what[0].upper()}{what[1:]} cannot be in the future")
+    return day, problem
+
+
+def typed_date(form, prefix: str, what: str) -> tuple[date | None, dict | None]:
     parts = [form.get(f"{prefix}-{part}", "").strip() for part in ("day", "month", "year")]
     if not all(parts):
         missing = [name for name, value in zip(("day", "month", "year"), parts) if not value]

@@ -16,6 +16,7 @@ from services.common.logs import bind_context, get_logger
 from . import case_form, safeguarding_form, session_form
 from .dependencies import ApiError
 from .display import LONDON, actor_name, actor_person_id
+from .web import page_number as page_number_of
 
 log = get_logger(__name__)
 
@@ -39,7 +40,7 @@ def today(services, page):
     status = args.get("status", "") if args.get("status", "") in dict(STATUS_FILTER) else ""
     level = args.get("level", "") if args.get("level", "") in dict(LEVEL_FILTER) else ""
     q = " ".join(args.get("q", "").split())
-    page_number = _page_number(args)
+    page_number = page_number_of(args)
     errors = []
     if q and len(q) < 2:
         errors.append({"field": "q", "href": "#q", "text": "Enter at least 2 characters to search"})
@@ -193,8 +194,7 @@ def _notifications(services, page, case_id):
     """The case's messages and the person's replies ({"items", "replies"}), or None when the notifications
     service does not answer (the page says so)."""
     try:
-        return services.call("notifications", "GET", "/notifications", params={"case_id": case_id},
-                             token=page.session_token, correlation_id=page.correlation_id)
+        return services.as_person(page).call("notifications", "GET", "/notifications", params={"case_id": case_id})
     except (ApiError, OSError) as exc:
         log.warning("case_messages_unavailable", error=type(exc).__name__)
         return None
@@ -203,8 +203,8 @@ def _notifications(services, page, case_id):
 def _supporters(services, page, case_id):
     """The case's supporters (items), or None when the notifications service does not answer."""
     try:
-        return services.call("notifications", "GET", "/supporters", params={"case_id": case_id},
-                             token=page.session_token, correlation_id=page.correlation_id)["items"]
+        return services.as_person(page).call("notifications", "GET", "/supporters",
+                                             params={"case_id": case_id})["items"]
     except (ApiError, OSError) as exc:
         log.warning("case_supporters_unavailable", error=type(exc).__name__)
         return None
@@ -212,8 +212,7 @@ def _supporters(services, page, case_id):
 
 # -- letters to print ---------------------------------------------------------------------
 def letters(services, page):
-    waiting = services.call("notifications", "GET", "/letters", params={"status": "ready_to_print"},
-                            token=page.session_token, correlation_id=page.correlation_id)
+    waiting = services.as_person(page).call("notifications", "GET", "/letters", params={"status": "ready_to_print"})
     done = page.request.args.get("done")
     return page.render("letters.html", letters=waiting["items"], total=waiting["total"],
                        posted=done == "posted", already=done == "already", title="Letters to print")
@@ -221,8 +220,7 @@ def letters(services, page):
 
 def letter_posted(services, page, notification_id: str):
     try:
-        services.call("notifications", "POST", f"/letters/{notification_id}/posted",
-                      token=page.session_token, correlation_id=page.correlation_id)
+        services.as_person(page).call("notifications", "POST", f"/letters/{notification_id}/posted")
     except ApiError as exc:
         if exc.status == 409:
             return page.redirect("/letters?done=already")
@@ -237,8 +235,7 @@ def letter_posted(services, page, notification_id: str):
 
 # -- helpers --------------------------------------------------------------------------------
 def _read(services, page, case_id):
-    return services.find("referrals", f"/cases/{case_id}", token=page.session_token,
-                         correlation_id=page.correlation_id)
+    return services.as_person(page).find("referrals", f"/cases/{case_id}")
 
 
 def _not_found(page):
@@ -248,8 +245,7 @@ def _not_found(page):
 
 
 def _referrals(services, page, method, path, **kwargs):
-    return services.call("referrals", method, path, token=page.session_token,
-                         correlation_id=page.correlation_id, **kwargs)
+    return services.as_person(page).call("referrals", method, path, **kwargs)
 
 
 def _error_for(errors: list[dict]) -> dict:
@@ -267,12 +263,6 @@ def _error_for(errors: list[dict]) -> dict:
 def _kept(form) -> dict:
     return {key: form.get(key) for key in form.keys()}
 
-
-def _page_number(args) -> int:
-    try:
-        return max(1, int(args.get("page", "1")))
-    except ValueError:
-        return 1
 
 
 def _now() -> datetime:

@@ -60,6 +60,10 @@ class ServiceClient:
     def __init__(self, urls: dict[str, str]):
         self.urls = urls
 
+    def as_person(self, page) -> "PersonClient":
+        """This client bound to a page's signed-in person and correlation id."""
+        return PersonClient(self, page.session_token, page.correlation_id)
+
     def call(self, service: str, method: str, path: str, *, token: str, correlation_id: str,
              json=None, params=None, idempotency_key: str | None = None) -> dict:
         response = self.request(service, method, path, token=token, correlation_id=correlation_id, json=json,
@@ -86,6 +90,24 @@ class ServiceClient:
         if response.status_code >= 400:
             raise ApiError(response.status_code, _json(response))
         return response
+
+
+class PersonClient:
+    """ServiceClient's calls with the person's token and the page's correlation id filled in."""
+
+    def __init__(self, client: ServiceClient, token: str, correlation_id: str):
+        self.client, self.token, self.correlation_id = client, token, correlation_id
+
+    def call(self, service: str, method: str, path: str, **kwargs) -> dict:
+        return self.client.call(service, method, path, token=self.token, correlation_id=self.correlation_id,
+                                **kwargs)
+
+    def find(self, service: str, path: str) -> dict | None:
+        return self.client.find(service, path, token=self.token, correlation_id=self.correlation_id)
+
+    def request(self, service: str, method: str, path: str, **kwargs) -> requests.Response:
+        return self.client.request(service, method, path, token=self.token, correlation_id=self.correlation_id,
+                                   **kwargs)
 
 
 def _json(response: requests.Response) -> dict:

@@ -5,7 +5,7 @@ import uuid
 
 from services.common.logs import get_logger
 
-from . import referral_form
+from . import referral_form, web
 from .dependencies import ApiError
 
 log = get_logger(__name__)
@@ -26,9 +26,8 @@ def submit(services, page):
     values = {key: form.get(key) for key in form.keys()}  # everything typed comes back on an error
     body = referral_form.body_from_form(form)
     try:
-        created = services.call("referrals", "POST", "/referrals", json=body, token=page.session_token,
-                                correlation_id=page.correlation_id,
-                                idempotency_key=form.get("submission_id") or None)
+        created = services.as_person(page).call("referrals", "POST", "/referrals", json=body,
+                                                idempotency_key=form.get("submission_id") or None)
     except ApiError as exc:
         if exc.status == 400 and exc.body.get("error") == "validation_error":
             errors = referral_form.errors_from_api(exc.body.get("fields", {}))
@@ -41,20 +40,15 @@ def submit(services, page):
 
 def your_referrals(services, page):
     reference = page.request.args.get("reference", "").strip().upper()
-    try:
-        page_number = max(1, int(page.request.args.get("page", "1")))
-    except ValueError:
-        page_number = 1
+    page_number = web.page_number(page.request.args)
     params = {"page": page_number, "per_page": 25, **({"reference": reference} if reference else {})}
-    listing = services.call("referrals", "GET", "/referrals", params=params, token=page.session_token,
-                            correlation_id=page.correlation_id)
+    listing = services.as_person(page).call("referrals", "GET", "/referrals", params=params)
     return page.render("referrals.html", listing=listing, reference=reference, page_number=page_number)
 
 
 def one_referral(services, page, reference: str):
     try:
-        referral = services.call("referrals", "GET", f"/referrals/{reference}", token=page.session_token,
-                                 correlation_id=page.correlation_id)
+        referral = services.as_person(page).call("referrals", "GET", f"/referrals/{reference}")
     except ApiError as exc:
         if exc.status in (403, 404):
             # another agency's reference looks exactly like a missing one; the log says which, not whose

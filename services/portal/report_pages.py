@@ -32,9 +32,8 @@ def reports_page(services, page):
         log.info("report_form_refused", fields=sorted(e["field"] for e in errors))
         return _render(page, values, errors=errors, status=400)
     try:
-        report = services.call("referrals", "GET", f"/reports/{choice['report']}",
-                               params={"from": choice["from"], "to": choice["to"]},
-                               token=page.session_token, correlation_id=page.correlation_id)
+        report = services.as_person(page).call("referrals", "GET", f"/reports/{choice['report']}",
+                                               params={"from": choice["from"], "to": choice["to"]})
     except ApiError as exc:
         if exc.status != 400:
             raise
@@ -51,9 +50,8 @@ def download(services, page, name: str):
         return page.render("problem.html", status=400, title="This download link is not right",
                            message="Choose the report and its dates again on the Reports page, then download it.",
                            link=("/reports", "Go to Reports"))
-    response = services.request("referrals", "GET", f"/reports/{name}", token=page.session_token,
-                                correlation_id=page.correlation_id,
-                                params={"from": choice["from"], "to": choice["to"], "format": "csv"})
+    response = services.as_person(page).request("referrals", "GET", f"/reports/{name}",
+                                                 params={"from": choice["from"], "to": choice["to"], "format": "csv"})
     filename = parse_options_header(response.headers.get("Content-Disposition", ""))[1].get("filename") \
         or f"{name}_{choice['from']}_{choice['to']}.csv"
     log.info("report_downloaded", report=name)

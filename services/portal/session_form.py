@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from .case_form import _date as typed_date
+from .case_form import past_date, typed_date
 from .display import LONDON
 from .visit_form import clock, error
 
@@ -235,11 +235,9 @@ def supporter_from_form(form, case_id: str, today) -> tuple[dict | None, list[di
     asked_by = " ".join(form.get("supporter-asked-by", "").split())
     if not asked_by or len(asked_by) > 200:
         errors.append(error("supporter-asked-by", "Enter who asked them, like Alex Morgan"))
-    asked_on, date_error = typed_date(form, "supporter-asked-on", "the day they agreed")
+    asked_on, date_error = past_date(form, "supporter-asked-on", "the day they agreed", today)
     if date_error:
         errors.append(date_error)
-    elif asked_on > today:
-        errors.append(error("supporter-asked-on-day", "The day they agreed cannot be in the future"))
     if errors:
         return None, errors
     return {**body, "person_consent": {"obtained_by": asked_by, "obtained_on": asked_on.isoformat()}}, []

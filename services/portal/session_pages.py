@@ -168,8 +168,7 @@ def _names(services, page, case_ids: list[str]) -> dict[str, dict]:
         listed = _referrals(services, page, "GET", "/cases", params={"status": status, "per_page": 100})
         names.update({c["case_id"]: c for c in listed["items"] if c["case_id"] in wanted})
     for case_id in sorted(wanted - set(names))[:NAMES_LOOKED_UP]:
-        case = services.find("referrals", f"/cases/{case_id}", token=page.session_token,
-                             correlation_id=page.correlation_id)
+        case = services.as_person(page).find("referrals", f"/cases/{case_id}")
         if case is not None:
             person = case.get("person") or {}
             name = " ".join(p for p in (person.get("given_name"), person.get("family_name")) if p)
@@ -182,15 +181,13 @@ def _case_id_of(services, page, typed: str) -> str | None:
     if session_form.REFERENCE.match(typed):
         found = _referrals(services, page, "GET", "/cases", params={"q": typed, "per_page": 5})
         return next((c["case_id"] for c in found["items"] if c["reference"] == typed), None)
-    case = services.find("referrals", f"/cases/{typed}", token=page.session_token,
-                         correlation_id=page.correlation_id)
+    case = services.as_person(page).find("referrals", f"/cases/{typed}")
     return case["case_id"] if case else None
 
 
 # -- helpers ----------------------------------------------------------------------------------------
 def _read(services, page, session_id):
-    return services.find("notifications", f"/sessions/{session_id}", token=page.session_token,
-                         correlation_id=page.correlation_id)
+    return services.as_person(page).find("notifications", f"/sessions/{session_id}")
 
 
 def _not_found(page):
@@ -199,13 +196,11 @@ def _not_found(page):
 
 
 def _notifications(services, page, method, path, **kwargs):
-    return services.call("notifications", method, path, token=page.session_token,
-                         correlation_id=page.correlation_id, **kwargs)
+    return services.as_person(page).call("notifications", method, path, **kwargs)
 
 
 def _referrals(services, page, method, path, **kwargs):
-    return services.call("referrals", method, path, token=page.session_token,
-                         correlation_id=page.correlation_id, **kwargs)
+    return services.as_person(page).call("referrals", method, path, **kwargs)
 
 
 def _error_for(errors) -> dict:

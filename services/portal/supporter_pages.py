@@ -39,8 +39,7 @@ def _act(services, page, case_id, done, body_from_form, path, owner=None):
     if not errors:
         try:
             _check_owner(services, page, case_id, owner)
-            services.call("notifications", "POST", path, json=body, token=page.session_token,
-                          correlation_id=page.correlation_id)
+            services.as_person(page).call("notifications", "POST", path, json=body)
         except ApiError as exc:
             if exc.status not in (400, 404):
                 raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from services.common.logs import get_logger
 
-from . import visit_form
+from . import visit_form, web
 from .dependencies import ApiError
 
 log = get_logger(__name__)
@@ -22,10 +22,7 @@ CONFLICT_TITLE = "Someone else has just updated this visit — here is what it s
 def worklist(services, page):
     status = page.request.args.get("status", "")
     status = status if status in dict(STATUS_FILTER) else ""
-    try:
-        page_number = max(1, int(page.request.args.get("page", "1")))
-    except ValueError:
-        page_number = 1
+    page_number = web.page_number(page.request.args)
     params = {"open": "true", "page": page_number, "per_page": PER_PAGE, **({"status": status} if status else {})}
     listing = _safety(services, page, "GET", "/visits", params=params)
     last_page = max(1, -(-listing["total"] // PER_PAGE))
@@ -57,8 +54,7 @@ def outcome(services, page, visit_id: str):
 
 def calendar_file(services, page, visit_id: str):
     try:
-        response = services.request("safety", "GET", f"/visits/{visit_id}.ics", token=page.session_token,
-                                    correlation_id=page.correlation_id)
+        response = services.as_person(page).request("safety", "GET", f"/visits/{visit_id}.ics")
     except ApiError as exc:
         if exc.status == 404:
             return page.render("problem.html", status=404, title="This visit is not booked",
@@ -110,8 +106,7 @@ def _kept(form) -> dict:
 
 
 def _read(services, page, visit_id):
-    return services.find("safety", f"/visits/{visit_id}", token=page.session_token,
-                         correlation_id=page.correlation_id)
+    return services.as_person(page).find("safety", f"/visits/{visit_id}")
 
 
 def _not_found(page):
@@ -121,5 +116,4 @@ def _not_found(page):
 
 
 def _safety(services, page, method, path, **kwargs):
-    return services.call("safety", method, path, token=page.session_token, correlation_id=page.correlation_id,
-                         **kwargs)
+    return services.as_person(page).call("safety", method, path, **kwargs)

@@ -148,6 +148,14 @@ def page(*, signed_in: bool = True, roles=None):
     return decorator
 
 
+def page_number(args) -> int:
+    """`?page=` of a paged list: 1 when absent, not a number or below 1."""
+    try:
+        return max(1, int(args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
 def _csrf_ok(request) -> bool:
     cookie, sent = request.cookies.get(CSRF_COOKIE, ""), request.form.get(CSRF_FIELD, "")
     return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())

@@ -23,7 +23,7 @@ log = get_logger(__name__)
 CONFLICT_TITLE = "Someone else has just updated this session — here is what it says now"
 LOOK_BACK = timedelta(days=365)   # the past sessions listed; with a year ahead, within the API's two years
 LOOK_AHEAD = timedelta(days=365)
-NAMES_LOOKED_UP = 100             # invited people not in the members' listing are looked up one by one
+NAMES_LOOKED_UP = 100             # names shown for a session: one GET /cases?ids= (its page size at most)
 DONE = {"plan": "The session is planned. Invite people to it below.",
         "invite": "The invitations are on their way.", "reply": "Their answer is recorded.",
         "change": "The session is changed. Those invited who have not said no are being told.",
@@ -161,19 +161,12 @@ def _words() -> dict:
 
 # -- who is who -----------------------------------------------------------------------------------
 def _names(services, page, case_ids: list[str]) -> dict[str, dict]:
-    """case id -> {"reference", "name"} for those invited: the members listed, then any others one by one."""
-    wanted = set(case_ids)
-    names = {}
-    for status in ("accepted", "in_progress"):
-        listed = _referrals(services, page, "GET", "/cases", params={"status": status, "per_page": 100})
-        names.update({c["case_id"]: c for c in listed["items"] if c["case_id"] in wanted})
-    for case_id in sorted(wanted - set(names))[:NAMES_LOOKED_UP]:
-        case = services.as_person(page).find("referrals", f"/cases/{case_id}")
-        if case is not None:
-            person = case.get("person") or {}
-            name = " ".join(p for p in (person.get("given_name"), person.get("family_name")) if p)
-            names[case_id] = {"case_id": case_id, "reference": case["reference"], "name": name}
-    return names
+    """case id -> {"reference", "name"} for those invited (their lines of the coordinator's list)."""
+    wanted = sorted(set(case_ids))[:NAMES_LOOKED_UP]
+    if not wanted:
+        return {}
+    listed = _referrals(services, page, "GET", "/cases", params={"ids": ",".join(wanted), "per_page": len(wanted)})
+    return {c["case_id"]: c for c in listed["items"]}
 
 
 def _case_id_of(services, page, typed: str) -> str | None:

@@ -254,7 +254,7 @@ class CaseRepository(Repository):
             if len(stale) < limit or time.monotonic() > deadline:
                 return done
 
-    def list_cases(self, *, status=None, level=None, q=None, needs_action=False, page=1, per_page=20,
+    def list_cases(self, *, status=None, level=None, q=None, ids=None, needs_action=False, page=1, per_page=20,
                    now=None, threshold=attention.DEFAULT_SAFEGUARDING_CIR_THRESHOLD) -> tuple[list[dict], int]:
         """A page of the list and its total; each line with `needs_action` as of `now` (attention.py).
         `needs_action=True`: only the cases that need the coordinator, most urgent first (the queue)."""
@@ -262,7 +262,7 @@ class CaseRepository(Repository):
         now = now or utcnow()
         lines = [d for d in self._listings()
                  if (not status or d["status"] == status) and (not level or d.get("level") == level)
-                 and (not term or term in d.get("search", ""))]
+                 and (not term or term in d.get("search", "")) and (not ids or d["_id"] in ids)]
         start, end = (page - 1) * per_page, page * per_page
         if needs_action:
             ranked = attention.queue(lines, now, threshold)

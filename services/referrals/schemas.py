@@ -445,6 +445,9 @@ class CasesQuerySchema(_StrictSchema):
     level = fields.Integer(validate=validate.OneOf(CASE_LEVELS, error="must be one of: {choices}"))
     q = fields.String(validate=validate.Length(min=2, max=100, error="must be from {min} to {max} characters"),
                       metadata={"description": "a reference (or part of one), a name or a postcode"})
+    ids = fields.Function(deserialize=lambda text: [i for i in text.split(",") if i], metadata={
+        "type": "string", "description": "only these cases: case ids separated by commas (at most 100)"},
+        validate=validate.Length(min=1, max=100, error="give from {min} to {max} case ids"))
     needs_action = fields.Boolean(metadata={
         "description": "true: only the cases that need the coordinator (the queue), most urgent first; "
                        "false or absent: every case, open and most urgent first, closed last"})

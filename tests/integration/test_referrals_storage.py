@@ -37,6 +37,13 @@ def test_cases_are_found_by_reference_name_or_postcode(api):
     assert api.call("GET", "/cases", "coordinator", params={"q": "x"}).status_code == 400
 
 
+def test_the_list_gives_the_cases_asked_for_by_id(api):
+    ids = [api.refer(referral({"person.family_name": f"Named{n}"})).json()["case_id"] for n in range(3)]
+    found = listed(api, ids=f"{ids[0]},{ids[2]}")
+    assert {i["case_id"] for i in found["items"]} == {ids[0], ids[2]} and found["total"] == 2
+    assert api.call("GET", "/cases", "coordinator", params={"ids": ",".join(["x"] * 101)}).status_code == 400
+
+
 def test_the_list_follows_every_change_to_a_case(api):
     case_id = api.refer().json()["case_id"]
     assert api.move(case_id, "accepted").status_code == 200

@@ -300,7 +300,8 @@ def database_answers(uri: str, timeout_ms: int = 1500) -> bool:
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 # our copies of FerretDB source files, laid over the module before building (see _overlay/pushdown.go)
 OVERLAY = {"sqlite_collection.go": "internal/backends/sqlite/collection.go",
-           "pushdown.go": "internal/backends/sqlite/pushdown.go"}
+           "pushdown.go": "internal/backends/sqlite/pushdown.go",
+           "resource.go": "internal/util/resource/resource.go"}
 
 
 def _mongowire_sources() -> list[Path]:

@@ -5,6 +5,7 @@ write as the effect, so a redelivery finds it and does nothing.
 """
 from __future__ import annotations
 
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 
@@ -17,11 +18,29 @@ def apply_once(collection, doc_filter: dict, update: dict, event_id: str) -> boo
 
     Returns True when applied now, False when it had been applied before.
     """
+    result = collection.update_one({**doc_filter, "applied_events": {"$ne": event_id}}, _recorded(update, event_id))
+    return bool(result.matched_count) or _applied_before(collection, doc_filter, event_id)
+
+
+def apply_once_returning(collection, doc_filter: dict, update: dict, event_id: str) -> dict | None:
+    """apply_once in the same one command, returning the document as the change left it; None when
+    the event had been applied before (the caller reads the document if it needs it)."""
+    after = collection.find_one_and_update({**doc_filter, "applied_events": {"$ne": event_id}},
+                                           _recorded(update, event_id), return_document=ReturnDocument.AFTER)
+    if after is not None:
+        return after
+    _applied_before(collection, doc_filter, event_id)
+    return None
+
+
+def _recorded(update: dict, event_id: str) -> dict:
     merged = {op: dict(v) for op, v in update.items()}
     merged.setdefault("$push", {})["applied_events"] = event_id
-    result = collection.update_one({**doc_filter, "applied_events": {"$ne": event_id}}, merged)
-    if result.matched_count:
-        return True
+    return merged
+
+
+def _applied_before(collection, doc_filter: dict, event_id: str) -> bool:
+    """False when the document recorded the event; DocumentMissing when there is no such document."""
     if collection.count_documents({**doc_filter, "applied_events": event_id}, limit=1):
         return False
     raise DocumentMissing(f"no document matches {sorted(doc_filter)}")

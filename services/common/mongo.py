@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import pymongo
 from nameko.extensions import DependencyProvider
+from pymongo import ReturnDocument
 
 from pymongo.errors import DuplicateKeyError
 
@@ -85,6 +86,13 @@ def storable(value):
 DEAD_LETTERS = "dead_letters"  # events a handler gave up on, in the service's own database
 
 
+class OneUpdate:
+    """update_one's result for a write made with find_one_and_update: adding events always modifies."""
+
+    def __init__(self, count: int):
+        self.matched_count = self.modified_count = count
+
+
 class Repository:
     """Base for a service's storage: domain verbs over its own database."""
 
@@ -95,9 +103,10 @@ class Repository:
         self.db = db
         self.written = written  # this worker's outbox writes, published when it is done
 
-    def _noted(self, collection: str, doc_id) -> None:
+    def _noted(self, collection: str, doc_id, events: list[dict] | None) -> None:
+        """`events`: what this write added, when nothing else was pending (None: not known to be so)."""
         if self.written is not None:
-            self.written.append((collection, doc_id, self.db))
+            self.written.append((collection, doc_id, self.db, events))
 
     def insert_with_events(self, collection: str, doc: dict, events: list[dict], once: bool = False) -> bool:
         """Insert a document and the events it causes in one write.
@@ -111,15 +120,24 @@ class Repository:
                 return False
             raise
         if events:
-            self._noted(collection, doc["_id"])
+            self._noted(collection, doc["_id"], list(events))
         return True
 
     def update_with_events(self, collection: str, doc_filter: dict, update: dict, events: list[dict]):
-        """Update one document (by `_id` in the filter) and add the events it causes, in one write."""
-        result = self.db[collection].update_one(doc_filter, with_outbox(update, list(events)))
-        if events and result.matched_count:
-            self._noted(collection, doc_filter["_id"])
-        return result
+        """Update one document (by `_id` in the filter) and add the events it causes, in one write.
+
+        With events the write returns the document as it was, so the worker knows whether its
+        events are the only ones pending (outbox.publish_own), still in one command.
+        """
+        events = list(events)
+        if not events:
+            return self.db[collection].update_one(doc_filter, update)
+        before = self.db[collection].find_one_and_update(doc_filter, with_outbox(update, events),
+                                                         return_document=ReturnDocument.BEFORE)
+        if before is None:
+            return OneUpdate(0)
+        self._noted(collection, doc_filter["_id"], None if before.get("outbox_pending") else events)
+        return OneUpdate(1)
 
     def ensure_indexes(self) -> None:
         """Create the indexes the repository relies on (idempotent)."""

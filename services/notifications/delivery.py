@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import os
 from datetime import timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
-from .channels import EmailChannel, LetterChannel, SmsChannel
+from .channels import EmailChannel, LetterChannel, SmsChannel, compose_email
 from .quiet_hours import parse_quiet_hours
 
 
@@ -34,12 +33,8 @@ class DropFolderEmail:
         self.folder, self.sender = Path(folder), sender
 
     def send(self, to_email, subject, text, html=None, message_id=None):
-        msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = self.sender, to_email, subject
-        msg.set_content(text)
-        if html:
-            msg.add_alternative(html, subtype="html")
-        return _write_atomically(self.folder / f"{message_id}.eml", msg.as_string())
+        message = compose_email(self.sender, to_email, subject, text, html or None)
+        return _write_atomically(self.folder / f"{message_id}.eml", message.as_string())
 
 
 class DropFolderSms:

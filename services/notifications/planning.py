@@ -119,14 +119,19 @@ class MessagePlanner:
                 self._plan(envelope, notice)
             log.info("event_for_erased_case_ignored", withdrawal_notice=notice is not None)
             return self.claimed
+        # the record as this event's own writes left it: read again only when a write did not return it
+        contacts, stale = known, False
         if event_type == REFERRAL_RECEIVED:
-            self.store.remember_contacts(case_id, contacts_from_referral(data), envelope["event_id"])
+            created = self.store.remember_contacts(case_id, contacts_from_referral(data), envelope["event_id"])
+            contacts, stale = (created, False) if created is not None else (contacts, True)
         triage = triage_of(event_type, data)
         if triage:  # raises while the contacts are not there yet: retried with backoff
-            self.store.record_triage(case_id, *triage, envelope["event_id"])
+            recorded = self.store.record_triage(case_id, *triage, envelope["event_id"])
+            contacts, stale = (recorded, stale) if recorded is not None else (contacts, True)
         if event_type == VISIT_STATUS_CHANGED:
-            self._track_visit_booking(case_id, data, envelope["event_id"])
-        contacts = self.store.contacts_for(case_id)
+            stale = self._track_visit_booking(case_id, data, envelope["event_id"]) or stale
+        if stale or contacts is None:
+            contacts = self.store.contacts_for(case_id)
         if contacts is None:
             raise LookupError("no contact record for this case yet")  # retried with backoff
         today = envelope["occurred_at"].astimezone(UK).date()
@@ -143,14 +148,18 @@ class MessagePlanner:
         (scheduled -> scheduled) looks like a booking. The first one records its event id per
         visit, and only that event (or its redelivery) plans "visit booked"; a no_access
         clears it, so a visit rebooked after the crew could not get in is news again.
+        Returns whether it wrote the contact record.
         """
         visit_id = data.get("visit_id")
         if not visit_id or data.get("change") == "priority_raised":
-            return
+            return False
         if data.get("status") == "scheduled":
             self.store.record_visit_booked_told(case_id, visit_id, event_id)
-        elif data.get("status") == "no_access":
+            return True
+        if data.get("status") == "no_access":
             self.store.forget_visit_booked_told(case_id, visit_id)
+            return True
+        return False
 
     def _settle_races(self, case_id, event_type, data, triage):
         """Whichever of a referral and its triage is handled second releases the held alert;

@@ -16,7 +16,7 @@ import pymongo
 from pymongo import ReturnDocument
 
 from services.common.envelope import utcnow
-from services.common.idempotency import apply_once, insert_once
+from services.common.idempotency import apply_once, apply_once_returning, insert_once
 from services.common.mongo import Repository
 from services.common.vocabulary import uk_mobile
 
@@ -58,17 +58,18 @@ class NotificationRepository(Repository):
             self.contacts.update_one({"_id": doc["_id"]}, {"$set": {"mobiles": [mobile] if mobile else []}})
 
     # -- contacts ------------------------------------------------------------
-    def remember_contacts(self, case_id: str, contacts: dict, event_id: str) -> None:
-        """The first referral creates the record; a later one adds its referrer, once.
+    def remember_contacts(self, case_id: str, contacts: dict, event_id: str) -> dict | None:
+        """The first referral creates the record (returned: no need to read it back); a later one
+        adds its referrer, once (None: read the record for what it holds now).
 
         A later referral saying "do not contact" wins: the stricter wish holds.
         """
         mobile = uk_mobile(contacts["person"].get("phone"))
-        if insert_once(self.contacts, {"_id": case_id, **contacts, "referrers": [contacts["referrer"]],
-                                       "mobiles": [mobile] if mobile else [],
-                                       "withdrawn": [], "triage": {}, "erased_at": None,
-                                       "applied_events": [event_id], "created_at": utcnow()}):
-            return
+        record = {"_id": case_id, **contacts, "referrers": [contacts["referrer"]],
+                  "mobiles": [mobile] if mobile else [], "withdrawn": [], "triage": {}, "erased_at": None,
+                  "applied_events": [event_id], "created_at": utcnow()}
+        if insert_once(self.contacts, record):
+            return record
         update = {"$push": {"referrers": contacts["referrer"]},
                   "$set": {f"visit_asked.{key}": asked for key, asked in contacts["visit_asked"].items()}}
         if mobile:  # a later referral may give a newer number: a STOP from it counts too
@@ -76,13 +77,15 @@ class NotificationRepository(Repository):
         if contacts["person"].get("do_not_contact"):
             update["$set"]["person.do_not_contact"] = True
         apply_once(self.contacts, {"_id": case_id}, update, event_id)
+        return None
 
     def contacts_for(self, case_id: str) -> dict | None:
         return self.contacts.find_one({"_id": case_id})
 
-    def record_triage(self, case_id: str, reference: str, triage: dict, event_id: str) -> bool:
-        return apply_once(self.contacts, {"_id": case_id},
-                          {"$set": {f"triage.{triage_key(reference)}": triage}}, event_id)
+    def record_triage(self, case_id: str, reference: str, triage: dict, event_id: str) -> dict | None:
+        """The contact record with the triage in it; None when this event recorded it before."""
+        return apply_once_returning(self.contacts, {"_id": case_id},
+                                    {"$set": {f"triage.{triage_key(reference)}": triage}}, event_id)
 
     def record_visit_booked_told(self, case_id: str, visit_id: str, event_id: str) -> None:
         """The first event booking this visit is the one that tells the referrer (kept if set)."""

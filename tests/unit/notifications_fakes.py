@@ -68,7 +68,8 @@ class InMemoryNotifications(NotificationRepository):
                                    "mobiles": [mobile] if mobile else [], "created_at": START + timedelta(
                                        microseconds=len(self.cases)),
                                    "erased_at": None, "applied_events": [event_id]}
-        elif event_id not in known["applied_events"]:
+            return copy.deepcopy(self.cases[case_id])
+        if event_id not in known["applied_events"]:
             known["applied_events"].append(event_id)
             known["referrers"].append(contacts["referrer"])
             known.setdefault("visit_asked", {}).update(contacts["visit_asked"])
@@ -94,8 +95,9 @@ class InMemoryNotifications(NotificationRepository):
         return [copy.deepcopy(c) for c in self.cases.values() if mobile in c.get("mobiles", ())]
 
     def record_triage(self, case_id, reference, triage, event_id):
-        return self._apply_once(case_id, event_id,
-                                lambda c: c["triage"].__setitem__(triage_key(reference), triage))
+        applied = self._apply_once(case_id, event_id,
+                                   lambda c: c["triage"].__setitem__(triage_key(reference), triage))
+        return copy.deepcopy(self.cases[case_id]) if applied else None
 
     def record_failing_email(self, case_id, email, event_id):
         return self._apply_once(case_id, event_id, lambda c: email.lower() in c.setdefault("failing_emails", [])

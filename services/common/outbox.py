@@ -117,30 +117,22 @@ class OutboxRelay:
             self._settle(collection, doc_id)
             return 0
         entries = sorted(doc["outbox"].values(), key=lambda e: e["seq"])
-        published = 0
         finished = False
+
+        def confirmed(event, published):
+            # removed only after the broker confirmed it; the last one together with the lease
+            nonlocal finished
+            if event is entries[-1]["event"]:
+                finished = self._finish(collection, doc_id, event["event_id"], doc["outbox_pending"] - published)
+            if not finished:
+                self._remove(collection, doc_id, event["event_id"])
+
         try:
-            for entry in entries:
-                event = entry["event"]
-                self.publish(event)
-                # removed only after the broker confirmed it; the last one together with the lease
-                if event is entries[-1]["event"]:
-                    finished = self._finish(collection, doc_id, event["event_id"], doc["outbox_pending"] - published)
-                if not finished:
-                    self._remove(collection, doc_id, event["event_id"])
-                published += 1
-                log.info("event_published", event_type=event["event_type"], event_id=event["event_id"],
-                         case_id=event.get("case_id"), correlation_id=event.get("correlation_id"))
-        except UndeliverableMessage:
-            log.warning("event_unroutable_will_retry", collection=collection, document_id=str(doc_id))
-            return None
-        except Exception:
-            log.exception("outbox_publish_failed", collection=collection, document_id=str(doc_id))
-            return None
+            published = self._publish_in_order(collection, doc_id, [e["event"] for e in entries], confirmed)
         finally:
             if not finished:
                 self._release(collection, doc_id)
-        if not finished:
+        if published is not None and not finished:
             self._settle(collection, doc_id)
         return published
 
@@ -151,16 +143,7 @@ class OutboxRelay:
         document leaves the sweep's list; otherwise (a writer added more since) each of ours is removed
         and the rest stays for whoever holds or takes the lease. None when the broker refused one.
         """
-        try:
-            for event in events:
-                self.publish(event)
-                log.info("event_published", event_type=event["event_type"], event_id=event["event_id"],
-                         case_id=event.get("case_id"), correlation_id=event.get("correlation_id"))
-        except UndeliverableMessage:
-            log.warning("event_unroutable_will_retry", collection=collection, document_id=str(doc_id))
-            return None
-        except Exception:
-            log.exception("outbox_publish_failed", collection=collection, document_id=str(doc_id))
+        if self._publish_in_order(collection, doc_id, events) is None:
             return None
         ids = [event["event_id"] for event in events]
         emptied = self.db[collection].update_one(
@@ -171,6 +154,26 @@ class OutboxRelay:
                 self._remove(collection, doc_id, event_id)
             self._settle(collection, doc_id)
         return len(events)
+
+    def _publish_in_order(self, collection, doc_id, events: list[dict], confirmed=None) -> int | None:
+        """Publish each event in turn (`confirmed(event, count_before)` once the broker took it);
+        returns how many went, or None when the broker refused one (the rest wait for the sweep)."""
+        published = 0
+        try:
+            for event in events:
+                self.publish(event)
+                if confirmed is not None:
+                    confirmed(event, published)
+                published += 1
+                log.info("event_published", event_type=event["event_type"], event_id=event["event_id"],
+                         case_id=event.get("case_id"), correlation_id=event.get("correlation_id"))
+        except UndeliverableMessage:
+            log.warning("event_unroutable_will_retry", collection=collection, document_id=str(doc_id))
+            return None
+        except Exception:
+            log.exception("outbox_publish_failed", collection=collection, document_id=str(doc_id))
+            return None
+        return published
 
     def _remove(self, collection, doc_id, event_id):
         self.db[collection].update_one({"_id": doc_id, f"outbox.{event_id}": {"$exists": True}},

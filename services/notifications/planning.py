@@ -14,8 +14,9 @@ planned it (status "sending" with a lease), and that worker sends it at once:
 no wake-up round trip on the hot path; if the worker dies, the lease runs out
 and the sweep wakes it. A message that must wait is stored with its
 `notification_due` wake-up in the same write (sending.py takes it from
-there); triage arriving releases a held alert by writing a fresh wake-up. Consent withdrawn and erasure suppress what has
-not gone; sending checks again just before it sends.
+there); triage arriving releases a held alert, claimed for the worker that saw the triage
+to send at once. Consent withdrawn and erasure suppress what has not gone; sending checks
+again just before it sends.
 """
 from __future__ import annotations
 
@@ -176,10 +177,14 @@ class MessagePlanner:
                 log.info("coordinator_alert_released", released=released)
 
     def release_held_alerts(self, case_id: str, reference: str) -> int:
-        """Triage is in: alerts held for it go now, each woken by a fresh wake-up."""
+        """Triage is in: alerts held for it go now, claimed for this worker to send (no wake-up round
+        trip; if the worker dies, the lease runs out and the sweep wakes them)."""
         now, released = self.clock(), 0
         for doc in self.store.held_alerts(case_id, reference):
-            released += self.store.release(doc, now, [wake_up_event(doc, now)])
+            claimed = self.store.release(doc, now, self.channels.send_lease)
+            if claimed is not None:
+                self.claimed.append(claimed)
+                released += 1
         return released
 
     def plan_message(self, envelope: dict, message: PlannedMessage) -> list[dict]:

@@ -180,13 +180,14 @@ class NotificationRepository(Repository):
                                                        {"outbox": 0})
                 if doc.get("awaiting_triage") == reference]
 
-    def release(self, doc: dict, now: datetime, events: list[dict]) -> bool:
-        """Triage arrived: a held alert goes now (with the wake-up that sends it)."""
-        result = self.update_with_events(
-            "notifications", {"_id": doc["_id"], "status": "pending",
-                              "awaiting_triage": doc["awaiting_triage"]},
-            {"$set": {"next_attempt_at": now, "updated_at": now}}, events)
-        return result.modified_count == 1
+    def release(self, doc: dict, now: datetime, lease: timedelta) -> dict | None:
+        """Triage arrived: a held alert goes now, claimed for the worker that saw the triage (as a
+        message due when planned is); None when it was released or suppressed before."""
+        return self.notifications.find_one_and_update(
+            {"_id": doc["_id"], "status": "pending", "awaiting_triage": doc["awaiting_triage"]},
+            {"$set": {"status": "sending", "lease_until": now + lease, "lease_token": uuid.uuid4().hex,
+                      "next_attempt_at": now, "updated_at": now}},
+            return_document=ReturnDocument.AFTER)
 
     def suppress_pending(self, case_id: str, reason: str, audience: str | None = None,
                          keep: tuple[str, ...] = ()) -> int:

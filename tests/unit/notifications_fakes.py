@@ -179,13 +179,12 @@ class InMemoryNotifications(NotificationRepository):
         return [copy.deepcopy(d) for d in self.messages.values() if d["case_id"] == case_id
                 and d["status"] == "pending" and d.get("awaiting_triage") == reference]
 
-    def release(self, doc, now, events):
+    def release(self, doc, now, lease):
         stored = self.messages[doc["_id"]]
         if stored["status"] != "pending" or stored.get("awaiting_triage") != doc["awaiting_triage"]:
-            return False
-        stored["next_attempt_at"] = now
-        self._write_events(doc["_id"], events)
-        return True
+            return None
+        stored.update(status="sending", lease_until=now + lease, lease_token=uuid.uuid4().hex, next_attempt_at=now)
+        return copy.deepcopy(stored)
 
     def suppress_pending(self, case_id, reason, audience=None, keep=()):
         suppressed = 0

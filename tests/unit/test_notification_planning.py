@@ -104,19 +104,22 @@ def test_a_suppressed_message_is_recorded_without_a_wake_up():
     assert wake_ups(store, welcome) == []
 
 
-def test_triage_releases_the_held_alert_with_a_fresh_wake_up_once():
+def test_triage_releases_the_held_alert_claimed_for_the_worker_that_saw_it_once():
     plan, store, clock = planner(triage_wait_seconds=600)
     referral = referral_received()
     plan.plan_for_event(loaded(referral))
     alert = store.by_template("coordinator_alert")
     released_at = clock.advance(seconds=5)
     triage = loaded(visit_requested(referral))
-    plan.plan_for_event(triage)
+    claimed = plan.plan_for_event(triage)
     alert = store.by_template("coordinator_alert")
-    assert alert["next_attempt_at"] == released_at
-    assert wake_ups(store, alert) == [START + timedelta(seconds=600), released_at]
-    plan.plan_for_event(triage)  # redelivered: the alert is still pending, so it is woken again
-    assert wake_ups(store, alert)[-1] == released_at
+    assert alert["_id"] in [d["_id"] for d in claimed]          # this worker sends it now
+    assert (alert["status"], alert["next_attempt_at"], alert["lease_until"]) == (
+        "sending", released_at, released_at + timedelta(seconds=120))
+    assert alert["awaiting_triage"] == REFERENCE                 # the sender fills in the triage
+    assert wake_ups(store, alert) == [START + timedelta(seconds=600)]  # no fresh wake-up round trip
+    redelivered = plan.plan_for_event(triage)
+    assert alert["_id"] not in [d["_id"] for d in redelivered]  # claimed already: released once
 
 
 def test_triage_before_the_referral_plans_the_alert_at_once():

@@ -134,6 +134,17 @@ class RetentionPolicy:
         self.audit.append([AuditRecord(actor="system:retention", role="system", action=action, case_id=case_id,
                                        correlation_id=f"retention-{now.date().isoformat()}", at=now)])
 
+    def due(self, db, day: date) -> list[dict]:
+        """The markers due on `day` (a policy that keeps the due day on its records adds those)."""
+        return list(db[MARKERS].find({"due_on": day.isoformat()}))
+
+    def settle(self, db, marker: dict, verdict: str, due: date | None) -> None:
+        """After the verdict: a marker acted on or forgotten goes; one not due yet moves to `due`."""
+        if verdict == NOT_YET:
+            db[MARKERS].update_one({"_id": marker["_id"]}, {"$set": {"due_on": due.isoformat()}})
+        else:
+            db[MARKERS].delete_one({"_id": marker["_id"]})
+
     def decide(self, marker: dict, today: date) -> tuple[str, date | None]:
         raise NotImplementedError
 
@@ -155,21 +166,18 @@ def run_retention(db, policy: RetentionPolicy, schedule: RetentionSchedule, now:
     progress = db[RUNS].find_one({"_id": PROGRESS_ID})
     through = date.fromisoformat(progress["through"]) if progress else None
     for day in days_to_ask(through, today):
-        for marker in list(db[MARKERS].find({"due_on": day.isoformat()})):
+        for marker in policy.due(db, day):
             verdict, due = policy.decide(marker, today)
             if verdict == ACT:
                 report.acted.setdefault(marker["kind"], []).append(marker["target_id"])
                 if not dry_run:
                     policy.act(marker, now)
-                    db[MARKERS].delete_one({"_id": marker["_id"]})
             elif verdict == NOT_YET:
                 report.deferred.setdefault(marker["kind"], []).append(marker["target_id"])
-                if not dry_run:
-                    db[MARKERS].update_one({"_id": marker["_id"]}, {"$set": {"due_on": due.isoformat()}})
             else:
                 report.dropped += 1
-                if not dry_run:
-                    db[MARKERS].delete_one({"_id": marker["_id"]})
+            if not dry_run:
+                policy.settle(db, marker, verdict, due)
     old = {"parked_at": {"$lt": now - timedelta(days=schedule.dead_letter_days)}}
     if dry_run:
         report.dead_letters = db[DEAD_LETTERS].count_documents(old)

@@ -24,6 +24,21 @@ from .consumer import (DEFAULT_RETRY_DELAYS_MS, DEFER_HOPS_MS, classic_handler_q
                        handler_queue_arguments, park_queue)
 
 
+# Handlers that no longer exist, as (source, event type, service, method): their queues would
+# fill for ever with no consumer, so declaring the topology deletes them (and their delay queues).
+# notifications.note_for_retention: a message's retention day is written on the message when it
+# finishes (notifications/retention.py), and a migration dates every message finished before.
+RETIRED_HANDLERS = (
+    ("notifications", "notification_sent", "notifications", "note_for_retention"),
+    ("notifications", "notification_failed", "notifications", "note_for_retention"),
+)
+
+
+def retired_queues(retry_delays_ms=None) -> list[str]:
+    names = [handler_queue(*handler) for handler in RETIRED_HANDLERS]
+    return [f"{name}.retry-{delay}" for name in names for delay in _delays(retry_delays_ms)] + names
+
+
 def handler_queues(service_cls) -> list[dict]:
     """The durable queues the SERVICE_POOL event handlers of a service consume from.
 
@@ -60,6 +75,8 @@ def declare_topology(amqp_uri: str, service_classes) -> int:
             channel.exchange_declare(q["exchange"], exchange_type="topic", durable=True)
             channel.queue_declare(q["queue"], durable=True, arguments=q["arguments"])
             channel.queue_bind(q["queue"], q["exchange"], routing_key=q["routing_key"])
+        for name in retired_queues():
+            channel.queue_delete(name)  # a queue that is not there: nothing to do
     finally:
         connection.close()
     return len(queues)

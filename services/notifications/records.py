@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from services.common.rpc import rpc
 
-from services.common.consumer import consumes
 from services.common.records import KeptRecords
-from services.common.vocabulary import NOTIFICATION_FAILED, NOTIFICATION_SENT
 from services.common.gather import jsonable
 
 from . import retention
@@ -62,7 +60,3 @@ class NotificationRecords(KeptRecords):
 
     def retention_policy(self):
         return retention.BodyRetention(self.store, self.retention_schedule)
-
-    @consumes(("notifications", NOTIFICATION_SENT), ("notifications", NOTIFICATION_FAILED))
-    def note_for_retention(self, envelope):
-        retention.note_finished(self.store.db, envelope, self.retention_schedule)

@@ -27,6 +27,8 @@ from .messages import CASE_ERASED, FIRE_SERVICE_WITHDRAWAL_NOTICE, triage_key
 NOT_GONE = ("pending", READY_TO_PRINT)
 # Fields of a notification that hold personal data; erasure empties them.
 PERSONAL_FIELDS = {"to": {}, "context": {}, "receipt": None, "last_error": None}
+# The day a sent or failed message's body is due for scrubbing, kept on the message (retention.py).
+BODY_DUE = "body_due_on"
 
 
 class NotificationRepository(Repository):
@@ -49,7 +51,20 @@ class NotificationRepository(Repository):
         self.notifications.create_index("status")  # the sweep's unsent messages, on a real MongoDB
         self.contacts.create_index("mobiles")  # whose number a text came from
         self.inbound_messages.create_index("case_id")
+        self.notifications.create_index(BODY_DUE)  # the daily retention run asks for one day
         self.migrate_once("contacts.mobiles", self._backfill_mobiles)  # contacts stored before texts were read
+        self.migrate_once(f"notifications.{BODY_DUE}", self._backfill_body_due)
+
+    def _backfill_body_due(self) -> None:
+        """Messages finished before their due day was kept on them (a retention marker was written
+        from their event instead, and the last such events may not have been read): due tomorrow, when
+        the daily run works out their real day from the schedule and puts them off to it."""
+        tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
+        fields = {BODY_DUE: 1, "body_scrubbed_at": 1, "erased_at": 1}
+        for status in ("sent", "failed"):  # by plain equality, as every read of the messages is
+            for doc in list(self.notifications.find({"status": status}, fields)):
+                if not (doc.get(BODY_DUE) or doc.get("body_scrubbed_at") or doc.get("erased_at")):
+                    self.notifications.update_one({"_id": doc["_id"]}, {"$set": {BODY_DUE: tomorrow}})
 
     def _backfill_mobiles(self) -> None:
         # read them all first: a cursor left open holds a read on the store while we write (tools/mongowire)

@@ -27,6 +27,7 @@ from typing import Callable
 from services.common.consumer import NotDueYet
 from services.common.envelope import new_event, utcnow
 from services.common.logs import bind_context, get_logger, scrub_text
+from services.common.retention import RetentionSchedule
 from services.common.vocabulary import NOTIFICATION_FAILED, NOTIFICATION_SENT
 
 from . import letters
@@ -35,7 +36,8 @@ from .messages import (
     CASE_ERASED, FIRE_SERVICE_WITHDRAWAL_NOTICE, PEOPLE, REPLIES, PlannedMessage, fire_service_suppression,
     person_suppression, render, supporter_suppression, triage_context, triage_key,
 )
-from .repository import PERSONAL_FIELDS
+from .repository import BODY_DUE, PERSONAL_FIELDS
+from .retention import body_due_on
 
 log = get_logger(__name__)
 
@@ -97,11 +99,17 @@ class MessageSender:
     gives the delivery adapters and the timing settings (delivery.Channels).
     """
 
-    def __init__(self, store, channels, group: dict, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, store, channels, group: dict, clock: Callable[[], datetime] = utcnow,
+                 body_months: int = RetentionSchedule.delivery_body_months):
         self.store = store
         self.channels = channels
         self.group = group
         self.clock = clock
+        self.body_months = body_months  # how long a finished message keeps its body
+
+    def _finished(self, at: datetime) -> dict:
+        """What a sent or failed message also records: the day its body is due for scrubbing."""
+        return {BODY_DUE: body_due_on(at, self.body_months)}
 
     # -- the wake-up ---------------------------------------------------------------
     def wake_up(self, notification_id: str, due_at: datetime) -> str:
@@ -187,9 +195,9 @@ class MessageSender:
             self.store.finish(doc, {**changes, **letters.written(receipt, self.clock())})
             log.info("letter_ready_to_print", template=doc["template"], attempts=attempts)
             return letters.READY_TO_PRINT
-        event = notification_event(doc, NOTIFICATION_SENT, {})
-        self.store.finish(doc, {**changes, "status": "sent", "sent_at": self.clock(), "receipt": receipt,
-                                "last_error": None, "next_attempt_at": None}, [event])
+        event, now = notification_event(doc, NOTIFICATION_SENT, {}), self.clock()
+        self.store.finish(doc, {**changes, "status": "sent", "sent_at": now, "receipt": receipt,
+                                "last_error": None, "next_attempt_at": None, **self._finished(now)}, [event])
         log.info("notification_sent", template=doc["template"], channel=doc["channel"], attempts=attempts)
         return "sent"
 
@@ -197,7 +205,9 @@ class MessageSender:
         """A coordinator posted a printed letter: it is sent now, and says so (notification_sent, who
         posted it). Raises letters.UnknownLetter / AlreadyPosted / NotReadyToPrint; returns the letter."""
         doc = self.store.get(notification_id)
-        changes, posted = letters.posting(doc, notification_id, actor=actor, now=self.clock())
+        now = self.clock()
+        changes, posted = letters.posting(doc, notification_id, actor=actor, now=now)
+        changes = {**changes, **self._finished(now)}
         bind_context(case_id=doc["case_id"], correlation_id=doc["correlation_id"], notification_id=doc["_id"])
         if not self.store.mark_posted(doc, changes, [notification_event(doc, NOTIFICATION_SENT, posted)]):
             # another coordinator posted it a moment ago (or erasure took it): say what it is now
@@ -225,8 +235,9 @@ class MessageSender:
         reason = error_reason(exc)
         event = notification_event(doc, NOTIFICATION_FAILED,
                                    {"reason": reason, "attempts": changes["attempts"]})
+        now = self.clock()
         self.store.finish(doc, {**changes, "status": "failed", "last_error": reason,
-                                "failed_at": self.clock(), "next_attempt_at": None}, [event])
+                                "failed_at": now, "next_attempt_at": None, **self._finished(now)}, [event])
         log.error("notification_failed", template=doc["template"], attempts=changes["attempts"],
                   error=type(exc).__name__)
         return "failed"

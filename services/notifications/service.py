@@ -129,7 +129,8 @@ class NotificationsService(SessionEntrypoints, NotificationRecords, common_http.
         return MessagePlanner(self.store, self.channels, self.group, next_sessions=self.next_sessions)
 
     def _sender(self) -> MessageSender:
-        return MessageSender(self.store, self.channels, self.group)
+        return MessageSender(self.store, self.channels, self.group,
+                             body_months=self.retention_schedule.delivery_body_months)
 
     @consumes(*MESSAGE_SOURCES)
     def plan_for_event(self, envelope):

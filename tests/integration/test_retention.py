@@ -9,7 +9,7 @@ from services.common.audit import AuditChain
 from services.common.envelope import utcnow
 from services.common.retention import MARKERS, RUNS, DailyRun, RetentionSchedule, add_months, run_retention
 from services.notifications.repository import NotificationRepository
-from services.notifications.retention import BodyRetention
+from services.notifications.retention import BodyRetention, body_due_on
 from services.referrals.repository import CaseRepository
 from services.referrals.retention import CaseRetention
 from services.notifications.service import NotificationsService
@@ -60,19 +60,64 @@ def test_a_closed_case_is_erased_after_its_time_dry_run_first(container_factory,
     assert run_retention(db, policy, SCHEDULE, due + timedelta(days=1)).acted == {}
 
 
-def test_delivery_log_bodies_are_scrubbed_after_six_months(mongo_client, databases):
+def _finished_message(db, doc_id, sent_at, **fields):
+    db["notifications"].insert_one({"_id": doc_id, "case_id": "c1", "audience": "person", "status": "sent",
+                                    "to": {"email": "ada@example.org"}, "context": {"given_name": "Ada"},
+                                    "receipt": "r", "sent_at": sent_at, "created_at": sent_at, **fields})
+
+
+def test_delivery_log_bodies_are_scrubbed_on_the_day_kept_on_the_message(mongo_client, databases):
     db = mongo_client[databases["notifications"]]
     sent_at = utcnow() - timedelta(days=200)
-    db["notifications"].insert_one({"_id": "n1", "case_id": "c1", "audience": "person", "status": "sent",
-                                    "to": {"email": "ada@example.org"}, "context": {"given_name": "Ada"},
-                                    "receipt": "r", "sent_at": sent_at, "created_at": sent_at})
-    from services.notifications.retention import note_finished
-
-    note_finished(db, {"data": {"notification_id": "n1"}, "occurred_at": sent_at}, SCHEDULE)
-    report = run_retention(db, BodyRetention(NotificationRepository(db), SCHEDULE), SCHEDULE, utcnow())
+    # as MessageSender writes it when the message goes: no marker, no event read
+    _finished_message(db, "n1", sent_at, body_due_on=body_due_on(sent_at, SCHEDULE.delivery_body_months))
+    _finished_message(db, "young", utcnow(), body_due_on=body_due_on(utcnow(), SCHEDULE.delivery_body_months))
+    policy = BodyRetention(NotificationRepository(db), SCHEDULE)
+    assert run_retention(db, policy, SCHEDULE, utcnow(), dry_run=True).acted == {"message_body": ["n1"]}
+    assert db["notifications"].find_one({"_id": "n1"})["to"] == {"email": "ada@example.org"}  # dry run
+    report = run_retention(db, policy, SCHEDULE, utcnow())
     assert report.acted == {"message_body": ["n1"]}
     doc = db["notifications"].find_one({"_id": "n1"})
-    assert doc["to"] == {} and doc["context"] == {} and doc["status"] == "sent"
+    assert doc["to"] == {} and doc["context"] == {} and doc["status"] == "sent" and "body_due_on" not in doc
+    assert db["notifications"].find_one({"_id": "young"})["to"] == {"email": "ada@example.org"}
+    assert any(e["action"] == "message_body_scrubbed_by_retention"
+               for e in AuditChain(db, "notifications").for_case("c1"))
+
+
+def test_a_message_dated_before_the_schedule_says_is_put_off_to_its_day(mongo_client, databases):
+    db = mongo_client[databases["notifications"]]
+    sent_at = utcnow() - timedelta(days=20)
+    _finished_message(db, "n2", sent_at, body_due_on=utcnow().date().isoformat())  # e.g. the migration's date
+    report = run_retention(db, BodyRetention(NotificationRepository(db), SCHEDULE), SCHEDULE, utcnow())
+    assert report.acted == {} and report.deferred == {"message_body": ["n2"]}
+    doc = db["notifications"].find_one({"_id": "n2"})
+    assert doc["body_due_on"] == add_months(sent_at.date(), SCHEDULE.delivery_body_months).isoformat()
+    assert doc["to"] == {"email": "ada@example.org"}
+
+
+def test_a_marker_from_before_the_day_was_kept_on_the_message_is_still_acted_on(mongo_client, databases):
+    db = mongo_client[databases["notifications"]]
+    sent_at = utcnow() - timedelta(days=200)
+    _finished_message(db, "n3", sent_at)
+    db[MARKERS].insert_one({"_id": "message_body:n3", "kind": "message_body", "target_id": "n3",
+                            "due_on": utcnow().date().isoformat(), "finished_at": sent_at})
+    report = run_retention(db, BodyRetention(NotificationRepository(db), SCHEDULE), SCHEDULE, utcnow())
+    assert report.acted == {"message_body": ["n3"]}
+    assert db["notifications"].find_one({"_id": "n3"})["to"] == {}
+    assert db[MARKERS].find_one({"_id": "message_body:n3"}) is None
+
+
+def test_the_migration_dates_messages_finished_before_and_leaves_scrubbed_ones(mongo_client, databases):
+    db = mongo_client[databases["notifications"]]
+    sent_at = utcnow() - timedelta(days=3)
+    _finished_message(db, "old", sent_at)
+    _finished_message(db, "scrubbed", sent_at, body_scrubbed_at=sent_at)
+    db["notifications"].insert_one({"_id": "waiting", "case_id": "c1", "status": "pending"})
+    NotificationRepository(db).ensure_indexes()
+    tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
+    assert db["notifications"].find_one({"_id": "old"})["body_due_on"] == tomorrow
+    assert "body_due_on" not in db["notifications"].find_one({"_id": "scrubbed"})
+    assert "body_due_on" not in db["notifications"].find_one({"_id": "waiting"})
 
 
 def test_old_dead_letters_go_young_ones_stay(mongo_client, databases):

@@ -18,3 +18,21 @@ def test_event_published_before_the_consumer_first_starts_is_not_lost(container_
     with entrypoint_waiter(container, "assess_referral", timeout=10):
         container.start()
     assert mongo_client[databases["safety"]]["assessments"].count_documents({"case_id": "case-early"}) == 1
+
+
+def test_declaring_the_topology_deletes_the_queues_of_retired_handlers(service_config):
+    from services.common.topology import connect, queue_info, retired_queues
+    from services.notifications.service import NotificationsService
+
+    config = service_config("notifications")
+    connection = connect(config["AMQP_URI"])
+    try:
+        channel = connection.channel()
+        for name in retired_queues()[-2:]:  # as an install from before left them: bound and holding events
+            channel.queue_declare(name, durable=True, arguments={"x-queue-type": "quorum"})
+            channel.basic_publish("", name, b"{}")
+        assert all(queue_info(connection, name) is not None for name in retired_queues()[-2:])
+        declare_topology(config["AMQP_URI"], [NotificationsService])
+        assert [name for name in retired_queues() if queue_info(connection, name) is not None] == []
+    finally:
+        connection.close()

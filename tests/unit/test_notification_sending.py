@@ -50,6 +50,8 @@ def test_a_due_wake_up_sends_its_message_once_and_a_copy_sends_nothing():
     assert (receipt["status"], receipt["attempts"], receipt["lease_token"]) == ("sent", 1, None)
     (sent,) = s.store.events_of("notification_sent")
     assert sent["data"]["notification_id"] == receipt["_id"]
+    # the day its body is scrubbed is on the message, written with "sent": no marker, no event to read
+    assert receipt["body_due_on"] == "2027-05-25"  # START (25 Nov 2026) + the default six months
 
 
 def test_a_wake_up_before_its_time_waits_without_reading_the_message():

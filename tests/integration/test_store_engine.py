@@ -57,6 +57,9 @@ def ids(cursor):
     ({"_id": "a3", "version": 2}, ["a3"]),
     ({"_id": "a3", "version": 1}, []),
     ({"_id": "a3", "status": "sent"}, []),
+    ({"_id": {"$in": ["a1", "a3", "nobody"]}}, ["a1", "a3"]),
+    ({"_id": {"$in": ["a1", "a2", "a3"]}, "status": "pending", "flag": True}, ["a1", "a3"]),
+    ({"_id": {"$in": ["a1", 7]}}, ["a1"]),  # not all plain strings: the handler alone decides
     ({"status": None}, ["missing", "num"]),
     ({"case.id": "case-1"}, []),
 ])
@@ -84,6 +87,8 @@ def test_embedded_server_answers_through_indexes(collection, mongo_client):
     if "ferretdbVersion" not in mongo_client.admin.command("buildInfo"):
         pytest.skip("plans are the embedded FerretDB's; MongoDB plans its own")
     assert "USING INDEX" in _plan(collection, {"_id": "a1", "version": 1})
+    # a handful of cases by _id (the possible-match check): the _id index, never the other field's
+    assert "_id_" in _plan(collection, {"_id": {"$in": ["a1", "a3"]}, "flag": True})
     assert "USING INDEX" in _plan(collection, {"case_id": "case-1", "version": {"$gte": 1}})
     assert "USING INDEX" in _plan(collection, {"status": {"$in": ["pending", "sending"]}})
     # a person key: non-ASCII letters and '|' are written verbatim, so they go to SQLite too

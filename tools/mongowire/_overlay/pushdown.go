@@ -10,7 +10,8 @@
 // backend may return a superset: this file builds a WHERE clause that is a
 // necessary condition of the filter, from the terms that are cheap and safe:
 //
-//   - `_id` equality (string or ObjectID) anywhere in the filter: the `_id_` index.
+//   - `_id` equality (string or ObjectID) anywhere in the filter, or `_id: {"$in": [plain strings]}`:
+//     the `_id_` index.
 //   - top-level `field: "plain string"`, `field: true|false` and
 //     `field: {"$in": ["plain", ...]}`: compared on `_ferretdb_sjson->"field"`,
 //     the very expression FerretDB's createIndexes indexes, so SQLite uses the
@@ -74,9 +75,15 @@ func prepareWhereClause(filter *types.Document) (string, []any) {
 	}
 
 	if v, err := filter.Get("_id"); err == nil {
-		switch v.(type) {
+		switch v := v.(type) {
 		case string, types.ObjectID:
 			return fmt.Sprintf(` WHERE %s = ?`, idColumn), []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		case *types.Document:
+			// `_id: {$in: [plain strings]}`: the `_id_` index, one probe per value (an _id is never an array)
+			if values := pushableValues(v); len(values) > 0 {
+				marks := strings.TrimSuffix(strings.Repeat("?, ", len(values)), ", ")
+				return fmt.Sprintf(` WHERE %s IN (%s)`, idColumn, marks), values
+			}
 		}
 	}
 

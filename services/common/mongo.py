@@ -87,10 +87,12 @@ DEAD_LETTERS = "dead_letters"  # events a handler gave up on, in the service's o
 
 
 class OneUpdate:
-    """update_one's result for a write made with find_one_and_update: adding events always modifies."""
+    """update_one's result for a write made with find_one_and_update (adding events always modifies),
+    with the document as the write left it (None when nothing matched)."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, document: dict | None = None):
         self.matched_count = self.modified_count = count
+        self.document = document
 
 
 class Repository:
@@ -126,18 +128,19 @@ class Repository:
     def update_with_events(self, collection: str, doc_filter: dict, update: dict, events: list[dict]):
         """Update one document (by `_id` in the filter) and add the events it causes, in one write.
 
-        With events the write returns the document as it was, so the worker knows whether its
-        events are the only ones pending (outbox.publish_own), still in one command.
+        With events the write returns the document as it left it (`result.document`), still in one
+        command: the worker knows whether its events are the only ones pending (outbox.publish_own),
+        and the caller has the document without reading it again.
         """
         events = list(events)
         if not events:
             return self.db[collection].update_one(doc_filter, update)
-        before = self.db[collection].find_one_and_update(doc_filter, with_outbox(update, events),
-                                                         return_document=ReturnDocument.BEFORE)
-        if before is None:
+        after = self.db[collection].find_one_and_update(doc_filter, with_outbox(update, events),
+                                                        return_document=ReturnDocument.AFTER)
+        if after is None:
             return OneUpdate(0)
-        self._noted(collection, doc_filter["_id"], None if before.get("outbox_pending") else events)
-        return OneUpdate(1)
+        self._noted(collection, doc_filter["_id"], events if after.get("outbox_pending") == len(events) else None)
+        return OneUpdate(1, after)
 
     def ensure_indexes(self) -> None:
         """Create the indexes the repository relies on (idempotent)."""

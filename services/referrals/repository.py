@@ -31,7 +31,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.common.envelope import utcnow
-from services.common.idempotency import apply_once, insert_once
+from services.common.idempotency import apply_once_returning, insert_once
 from services.common.mongo import Repository
 
 from . import attention
@@ -181,7 +181,7 @@ class CaseRepository(Repository):
             events)
         if not result.matched_count:
             raise StaleCase(case_id)
-        self.refresh_listing(case_id)
+        self.refresh_listing(case_id, getattr(result, "document", None))
 
     def get(self, case_id: str) -> dict | None:
         return self.cases.find_one({"_id": case_id}, {"outbox": 0, "applied_events": 0})
@@ -205,7 +205,7 @@ class CaseRepository(Repository):
              **({"$push": {"timeline": {"$each": timeline_entries}}} if timeline_entries else {})}, events)
         if not result.matched_count:
             raise StaleCase(case_id)
-        self.refresh_listing(case_id)
+        self.refresh_listing(case_id, getattr(result, "document", None))
 
     def record_event(self, case_id: str, event_id: str, timeline_entry: dict,
                      changes: dict | None = None) -> bool:
@@ -217,8 +217,9 @@ class CaseRepository(Repository):
         """
         if changes:  # the visit and urgency show in the list: its line is refreshed too
             update = {"$set": {**changes, "updated_at": utcnow(), "list_stale": True}, "$inc": {"rev": 1}}
-            if apply_once(self.cases, {"_id": case_id}, update, event_id):
-                self.refresh_listing(case_id)
+            changed = apply_once_returning(self.cases, {"_id": case_id}, update, event_id)
+            if changed is not None:
+                self.refresh_listing(case_id, changed)  # the case as the write left it: no read
         return insert_once(self.timeline_events, {**timeline_entry, "_id": event_id, "case_id": case_id})
 
     def timeline_of(self, case: dict) -> list[dict]:

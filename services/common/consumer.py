@@ -57,7 +57,7 @@ log = get_logger(__name__)
 
 DEFAULT_RETRY_DELAYS_MS = (1000, 5000, 30000, 120000, 600000)
 # Fixed delays a waiting message hops through, longest that fits first.
-DEFER_HOPS_MS = (1000, 5000, 30000, 300000, 3600000)
+DEFER_HOPS_MS = (1000, 5000, 30000, 60000, 300000, 3600000)  # 60 s: the triage wait, in one hop
 
 
 class NotDueYet(Exception):
@@ -71,7 +71,7 @@ class NotDueYet(Exception):
 # How late a hop may bring a message back. A queue's TTL runs from when the message entered it, so
 # a wait never divides exactly into hops: without slack a 60 s wait came back 29.98 s short of due
 # after its first 30 s hop and took five 5 s hops and four 1 s hops more (12 deliveries, measured:
-# most of an idle minute's work after a burst); with 1 s of slack it takes two.
+# most of an idle minute's work after a burst); with 1 s of slack (and a 60 s hop) it takes one.
 HOP_SLACK_MS = 1000
 
 

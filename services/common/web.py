@@ -19,6 +19,7 @@ Entrypoints use `http` from here (or services.common.http) instead of nameko.web
 from __future__ import annotations
 
 import io
+import socket
 from logging import getLogger
 
 import eventlet
@@ -164,6 +165,10 @@ class BoundedWebServer(WebServer):
     def get_wsgi_server(self, sock, wsgi_app, protocol=BoundedProtocol, debug=False):
         config = self.container.config
         idle = _setting(config, "HTTP_IDLE_TIMEOUT_SECONDS", 30)
+        # no Nagle: eventlet writes a response's head and body apart, and a small body otherwise
+        # waited for the client's delayed ACK of the head (40 ms on Linux; set here, every accepted
+        # connection inherits it). Measured: a 5-line GET /cases 41 ms -> a few ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         server = wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=debug,
                              log=getLogger("nameko.web.server"), socket_timeout=idle, keepalive=idle)
         server.refhub_idle_seconds = idle

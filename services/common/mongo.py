@@ -87,12 +87,11 @@ DEAD_LETTERS = "dead_letters"  # events a handler gave up on, in the service's o
 
 
 class OneUpdate:
-    """update_one's result for a write made with find_one_and_update (adding events always modifies),
-    with the document as the write left it (None when nothing matched)."""
+    """What update_with_events did: update_one's counts, and the document as the write left it when
+    the write returned it (a write with events; None otherwise or when nothing matched)."""
 
-    def __init__(self, count: int, document: dict | None = None):
-        self.matched_count = self.modified_count = count
-        self.document = document
+    def __init__(self, matched: int, modified: int, document: dict | None = None):
+        self.matched_count, self.modified_count, self.document = matched, modified, document
 
 
 class Repository:
@@ -134,13 +133,14 @@ class Repository:
         """
         events = list(events)
         if not events:
-            return self.db[collection].update_one(doc_filter, update)
+            result = self.db[collection].update_one(doc_filter, update)
+            return OneUpdate(result.matched_count, result.modified_count)
         after = self.db[collection].find_one_and_update(doc_filter, with_outbox(update, events),
                                                         return_document=ReturnDocument.AFTER)
         if after is None:
-            return OneUpdate(0)
+            return OneUpdate(0, 0)
         self._noted(collection, doc_filter["_id"], events if after.get("outbox_pending") == len(events) else None)
-        return OneUpdate(1, after)
+        return OneUpdate(1, 1, after)  # adding events always modifies
 
     def ensure_indexes(self) -> None:
         """Create the indexes the repository relies on (idempotent)."""

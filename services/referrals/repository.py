@@ -181,7 +181,7 @@ class CaseRepository(Repository):
             events)
         if not result.matched_count:
             raise StaleCase(case_id)
-        self.refresh_listing(case_id, getattr(result, "document", None))
+        self.refresh_listing(case_id, result.document)
 
     def get(self, case_id: str) -> dict | None:
         return self.cases.find_one({"_id": case_id}, {"outbox": 0, "applied_events": 0})
@@ -205,7 +205,7 @@ class CaseRepository(Repository):
              **({"$push": {"timeline": {"$each": timeline_entries}}} if timeline_entries else {})}, events)
         if not result.matched_count:
             raise StaleCase(case_id)
-        self.refresh_listing(case_id, getattr(result, "document", None))
+        self.refresh_listing(case_id, result.document)
 
     def record_event(self, case_id: str, event_id: str, timeline_entry: dict,
                      changes: dict | None = None) -> bool:
